@@ -1,0 +1,1 @@
+"""Rating data: the Ratings table, readers for the official formats, datasets, splits."""

@@ -1,0 +1,104 @@
+"""Raw ids <-> contiguous indices.
+
+Users and items arrive with the ids of their source (MovieLens movie 193609,
+a Netflix customer 2649429, a user's own string ids). Inside embrec every user
+and item is an index ``0 .. n-1`` so that it can address a row of an embedding
+table. An :class:`IdMap` holds one direction as an array (index -> raw id) and
+the other as a hash index (raw id -> index); it travels with the weights in a
+model bundle as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from embrec.errors import DataError
+
+
+class IdMap:
+    """A bijection between raw ids (int or str) and indices ``0 .. len-1``."""
+
+    def __init__(self, raw_ids: Iterable[Any] | np.ndarray) -> None:
+        raw = np.asarray(list(raw_ids) if not isinstance(raw_ids, np.ndarray) else raw_ids)
+        if raw.dtype.kind in "iu":
+            raw = raw.astype(np.int64)
+        elif raw.dtype.kind == "f":
+            if not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
+                raise DataError("ids must be integers or strings, not fractional numbers")
+            raw = raw.astype(np.int64)
+        else:
+            raw = raw.astype(str).astype(object)
+        index = pd.Index(raw)
+        if not index.is_unique:
+            duplicated = index[index.duplicated()][0]
+            raise DataError(f"id {duplicated!r} appears twice in an id map")
+        self._raw = raw
+        self._index = index
+
+    @classmethod
+    def factorize(cls, values: np.ndarray) -> tuple[IdMap, np.ndarray]:
+        """Map raw id values to indices in sorted id order; returns (map, int32 codes)."""
+        codes, uniques = pd.factorize(values, sort=True)
+        return cls(np.asarray(uniques)), codes.astype(np.int32)
+
+    @property
+    def raw_ids(self) -> np.ndarray:
+        return self._raw
+
+    @property
+    def is_integer(self) -> bool:
+        return self._raw.dtype.kind == "i"
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, raw_id: Any) -> bool:
+        return self.index_of(raw_id) >= 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdMap) and np.array_equal(self._raw, other._raw)
+
+    def coerce(self, raw_id: Any) -> Any:
+        """Bring an id given as text (CLI, HTTP) to the map's own type when it can."""
+        if self.is_integer and isinstance(raw_id, str):
+            try:
+                return int(raw_id.strip())
+            except ValueError:
+                return raw_id
+        if not self.is_integer and not isinstance(raw_id, str):
+            return str(raw_id)
+        return raw_id
+
+    def index_of(self, raw_id: Any) -> int:
+        """Index of one raw id, or -1 when it is unknown."""
+        return int(self.indices_of([raw_id])[0])
+
+    def indices_of(self, raw_ids: Iterable[Any] | np.ndarray) -> np.ndarray:
+        """Indices (int64) of many raw ids; -1 marks the unknown ones."""
+        values = raw_ids if isinstance(raw_ids, np.ndarray) else list(raw_ids)
+        values = [self.coerce(v) for v in values] if isinstance(values, list) else values
+        if isinstance(values, np.ndarray) and self.is_integer and values.dtype.kind == "U":
+            values = [self.coerce(v) for v in values.tolist()]
+        return self._index.get_indexer(pd.Index(values)).astype(np.int64)
+
+    def to_raw(self, indices: np.ndarray | Iterable[int]) -> np.ndarray:
+        return self._raw[np.asarray(indices, dtype=np.int64)]
+
+    def to_json(self) -> dict[str, Any]:
+        kind = "int" if self.is_integer else "str"
+        return {"kind": kind, "ids": self._raw.tolist()}
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> IdMap:
+        ids = payload["ids"]
+        if payload.get("kind") == "int":
+            return cls(np.asarray(ids, dtype=np.int64))
+        return cls(np.asarray([str(i) for i in ids], dtype=object))
+
+    def __repr__(self) -> str:
+        head = ", ".join(map(str, self._raw[:3].tolist()))
+        return f"IdMap({len(self)} ids: {head}{', ...' if len(self) > 3 else ''})"
