@@ -1,0 +1,284 @@
+"""A trained model and the folder (bundle) that carries it to wherever it is used.
+
+A bundle is a folder with:
+
+* ``bundle.json``: format version, embrec version, model name and hyperparameters,
+  training config and solver, the id maps, item titles/genres/years, the rating
+  scale, the data provenance (name, fingerprint, split, seed), history and metrics;
+* ``weights.safetensors``: the network's weights and the fallback biases;
+* ``train.safetensors``: the training ratings (for excluding seen items and as
+  the input rows of autoencoders).
+
+No pickle anywhere. Saving builds the folder under a temporary name and renames
+it into place, so a crash leaves the old bundle intact.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embrec import __version__
+from embrec.data.idmap import IdMap
+from embrec.data.ratings import Ratings, RatingScale
+from embrec.errors import BundleError, ModelError
+from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
+from embrec.models.base import DataShape
+from embrec.models.registry import ModelConfig, get_spec
+from embrec.predictor import Fallback, Predictor
+from embrec.training.history import History
+
+FORMAT_VERSION = 1
+FALLBACK_PREFIX = "fallback."
+
+
+@dataclass
+class Prediction:
+    """Predicted ratings for raw (user, item) pairs, clipped to the scale.
+
+    ``source`` says, per pair, what answered: ``model``, or ``baseline`` with the
+    reason (``unknown user``, ``unknown item``, ``no training ratings``).
+    """
+
+    user_ids: list[Any]
+    item_ids: list[Any]
+    ratings: np.ndarray
+    source: list[str]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return [
+            {"user_id": u, "item_id": i, "rating": float(r), "source": s}
+            for u, i, r, s in zip(self.user_ids, self.item_ids, self.ratings, self.source)
+        ]
+
+
+@dataclass
+class TrainedModel:
+    """A fitted network with everything needed to predict for raw ids."""
+
+    name: str
+    model_config: ModelConfig
+    module: torch.nn.Module
+    train: Ratings
+    fallback: Fallback
+    train_config: dict[str, Any] = field(default_factory=dict)
+    solver: str = "torch"
+    history: History = field(default_factory=History)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    _predictor: Predictor | None = field(default=None, repr=False)
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def user_ids(self) -> IdMap:
+        return self.train.user_ids
+
+    @property
+    def item_ids(self) -> IdMap:
+        return self.train.item_ids
+
+    @property
+    def scale(self) -> RatingScale:
+        return self.train.scale
+
+    @property
+    def predictor(self) -> Predictor:
+        if self._predictor is None:
+            self._predictor = Predictor(self.module, self.train, self.fallback, self.scale)
+        return self._predictor
+
+    def titles(self, item_indices: np.ndarray) -> list[str]:
+        return self.train.titles(item_indices)
+
+    # -- prediction -----------------------------------------------------------------
+
+    def predict(self, user_ids: Any, item_ids: Any) -> Prediction:
+        """Predicted ratings for raw ids (batch-first), clipped to the rating scale.
+
+        Unknown ids never fail: they get the baseline prediction and ``source``
+        says why.
+        """
+        user_list = list(np.atleast_1d(np.asarray(user_ids, dtype=object)))
+        item_list = list(np.atleast_1d(np.asarray(item_ids, dtype=object)))
+        if len(user_list) != len(item_list):
+            raise ModelError(
+                f"predict needs as many user ids as item ids ({len(user_list)} vs {len(item_list)})"
+            )
+        users = self.user_ids.indices_of(user_list)
+        items = self.item_ids.indices_of(item_list)
+        ratings, modelled = self.predictor.predict(users, items)
+        source = []
+        for u, i, ok in zip(users, items, modelled):
+            if ok:
+                source.append("model")
+            elif u < 0:
+                source.append("baseline: unknown user")
+            elif i < 0:
+                source.append("baseline: unknown item")
+            else:
+                source.append("baseline: no training ratings")
+        return Prediction(user_list, item_list, ratings, source)
+
+    def data_shape(self) -> DataShape:
+        return shape_of(self.train, self.fallback.global_mean)
+
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self, model_dir: str | Path) -> Path:
+        """Write the bundle folder atomically; returns its path."""
+        model_dir = Path(model_dir)
+        weights = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
+        weights[FALLBACK_PREFIX + "user_bias"] = torch.from_numpy(self.fallback.user_bias)
+        weights[FALLBACK_PREFIX + "item_bias"] = torch.from_numpy(self.fallback.item_bias)
+        train_arrays = {
+            "users": torch.from_numpy(self.train.users),
+            "items": torch.from_numpy(self.train.items),
+            "values": torch.from_numpy(self.train.values),
+        }
+
+        def fill(tmp: Path) -> None:
+            save_tensors(tmp / "weights.safetensors", weights)
+            save_tensors(tmp / "train.safetensors", train_arrays)
+            write_json_atomic(tmp / "bundle.json", self._manifest())
+
+        replace_dir_atomic(model_dir, fill)
+        return model_dir
+
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "embrec_version": __version__,
+            "model": {"name": self.name, "config": self.model_config.model_dump(mode="json")},
+            "solver": self.solver,
+            "train_config": self.train_config,
+            "data": {
+                "name": self.train.name,
+                "n_users": self.train.n_users,
+                "n_items": self.train.n_items,
+                "n_train_ratings": len(self.train),
+                "scale": self.scale.to_json(),
+                "global_mean": self.fallback.global_mean,
+                **self.provenance,
+            },
+            "user_ids": self.user_ids.to_json(),
+            "item_ids": self.item_ids.to_json(),
+            "item_info": _frame_to_json(self.train.item_info),
+            "metrics": self.metrics,
+            "history": self.history.to_json(),
+        }
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> TrainedModel:
+        """Read a bundle folder; a missing, corrupt or newer bundle raises BundleError."""
+        model_dir = Path(model_dir)
+        manifest_path = model_dir / "bundle.json"
+        if not manifest_path.is_file():
+            raise BundleError(f"{model_dir}: not a model bundle (no bundle.json); train one first")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise BundleError(f"{manifest_path}: corrupt bundle manifest ({error})") from None
+        version = manifest.get("format_version")
+        if not isinstance(version, int):
+            raise BundleError(f"{manifest_path}: no format_version; not an embrec bundle")
+        if version > FORMAT_VERSION:
+            raise BundleError(
+                f"{model_dir}: bundle format {version} is newer than this embrec "
+                f"({__version__}, format {FORMAT_VERSION}); upgrade embrec to load it"
+            )
+        try:
+            return cls._from_manifest(model_dir, manifest)
+        except BundleError:
+            raise
+        except Exception as error:
+            raise BundleError(
+                f"{model_dir}: bundle is corrupt or incomplete ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}); retrain or restore it"
+            ) from None
+
+    @classmethod
+    def _from_manifest(cls, model_dir: Path, manifest: dict[str, Any]) -> TrainedModel:
+        spec = get_spec(manifest["model"]["name"])
+        model_config = spec.make_config(manifest["model"]["config"])
+        data = manifest["data"]
+        weights = load_tensors(model_dir / "weights.safetensors")
+        arrays = load_tensors(model_dir / "train.safetensors")
+        user_ids = IdMap.from_json(manifest["user_ids"])
+        item_ids = IdMap.from_json(manifest["item_ids"])
+        scale = RatingScale.from_json(data["scale"])
+        train = Ratings(
+            arrays["users"].numpy(),
+            arrays["items"].numpy(),
+            arrays["values"].numpy(),
+            user_ids,
+            item_ids,
+            scale,
+            item_info=_frame_from_json(manifest.get("item_info")),
+            name=data.get("name", "ratings"),
+        )
+        fallback = Fallback(
+            float(data["global_mean"]),
+            weights.pop(FALLBACK_PREFIX + "user_bias").numpy(),
+            weights.pop(FALLBACK_PREFIX + "item_bias").numpy(),
+        )
+        module = spec.build(model_config, shape_of(train, fallback.global_mean), False)
+        module.load_state_dict(weights, strict=True)
+        module.eval()
+        provenance = {
+            k: v for k, v in data.items()
+            if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean"}
+        }
+        return cls(
+            name=spec.name,
+            model_config=model_config,
+            module=module,
+            train=train,
+            fallback=fallback,
+            train_config=manifest.get("train_config", {}),
+            solver=manifest.get("solver", "torch"),
+            history=History.from_json(manifest.get("history", {})),
+            metrics=manifest.get("metrics", {}),
+            provenance=provenance,
+        )
+
+
+def shape_of(train: Ratings, global_mean: float) -> DataShape:
+    return DataShape(
+        n_users=train.n_users,
+        n_items=train.n_items,
+        global_mean=float(global_mean),
+        rating_low=train.scale.low,
+        rating_high=train.scale.high,
+    )
+
+
+def _frame_to_json(frame: pd.DataFrame | None) -> dict[str, list[Any]] | None:
+    if frame is None:
+        return None
+    out: dict[str, list[Any]] = {"index": [int(i) for i in frame.index]}
+    for column in frame.columns:
+        values = frame[column].astype(object).where(frame[column].notna(), None).tolist()
+        out[str(column)] = [v.item() if isinstance(v, np.generic) else v for v in values]
+    return out
+
+
+def _frame_from_json(payload: dict[str, list[Any]] | None) -> pd.DataFrame | None:
+    if not payload:
+        return None
+    columns = {k: v for k, v in payload.items() if k != "index"}
+    frame = pd.DataFrame(columns, index=pd.Index(payload["index"]))
+    if "year" in frame:
+        frame["year"] = pd.array(frame["year"], dtype="Int64")
+    return frame
+
+
+def load(model_dir: str | Path) -> TrainedModel:
+    """Load a model bundle saved by :meth:`TrainedModel.save`."""
+    return TrainedModel.load(model_dir)

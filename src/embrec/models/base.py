@@ -1,0 +1,70 @@
+"""What every embrec network is: a plain ``torch.nn.Module`` over index tensors.
+
+Two kinds of network exist, told apart by the view of the data they train on:
+
+* :class:`PairModel` maps a batch of ``(user, item)`` index pairs to predicted
+  ratings. Matrix factorisation and embedding networks are pair models.
+* :class:`RowModel` maps a batch of rows of the rating matrix (a user's ratings
+  of every item, or an item's ratings by every user) to a reconstruction of the
+  same rows. Autoencoders are row models; ``orientation`` says which rows.
+
+Training, prediction, IO and id mapping live outside the networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What a network needs to know about the data to be built."""
+
+    n_users: int
+    n_items: int
+    global_mean: float
+    rating_low: float
+    rating_high: float
+
+
+class PairModel(nn.Module):
+    """Predicts the rating of each ``(users[b], items[b])`` pair."""
+
+    view: ClassVar[str] = "pairs"
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Sum of squares of the parameters a batch used (for L2 on used embeddings)."""
+        return torch.zeros(())
+
+    def score_users(self, users: torch.Tensor) -> torch.Tensor:
+        """Predicted ratings of every item for each user: ``(len(users), n_items)``."""
+        n_items = self.n_items
+        grid_users = users.repeat_interleave(n_items)
+        grid_items = torch.arange(n_items).repeat(len(users))
+        return self.forward(grid_users, grid_items).view(len(users), n_items)
+
+
+class RowModel(nn.Module):
+    """Reconstructs rows of the rating matrix; unobserved entries are zeros on input."""
+
+    view: ClassVar[str] = "rows"
+    orientation: str = "user"
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def penalty(self) -> torch.Tensor:
+        """The L2 term of the model's objective (zero when weight decay does the job)."""
+        return torch.zeros(())
+
+
+def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Squash ``x`` into ``(low, high)``: ``low + (high - low) * sigmoid(x)``."""
+    return torch.sigmoid(x) * (high - low) + low

@@ -1,0 +1,112 @@
+"""Matrix factorisation: ratings as dot products of user and item embeddings.
+
+``DotProduct`` (``mf``)::
+
+    r̂(u, i) = p_u · q_i
+
+``DotProductBias`` (``mf-bias``), the biased MF of Koren, Bell & Volinsky,
+"Matrix Factorization Techniques for Recommender Systems" (IEEE Computer 2009),
+optionally squashed into a range as in fastai's ``EmbeddingDotBias``::
+
+    z(u, i) = μ + b_u + b_i + p_u · q_i
+    r̂(u, i) = z                                    (y_range None)
+    r̂(u, i) = lo + (hi - lo) · σ(z - μ')           (y_range (lo, hi))
+
+where μ is the global mean, fixed at construction (zero when squashing, so
+that σ starts at the middle of the range: μ' makes z - μ' = 0 at start).
+Factors start as N(0, 0.01²) and biases at zero.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from embrec.models.base import DataShape, PairModel, sigmoid_range
+
+
+def _factor_table(n: int, k: int, sparse: bool) -> nn.Embedding:
+    table = nn.Embedding(n, k, sparse=sparse)
+    nn.init.normal_(table.weight, std=0.01)
+    return table
+
+
+def _bias_table(n: int, sparse: bool) -> nn.Embedding:
+    table = nn.Embedding(n, 1, sparse=sparse)
+    nn.init.zeros_(table.weight)
+    return table
+
+
+class DotProduct(PairModel):
+    """``r̂(u, i) = p_u · q_i`` (optionally squashed into ``y_range``)."""
+
+    def __init__(
+        self,
+        shape: DataShape,
+        factors: int = 50,
+        y_range: tuple[float, float] | None = None,
+        sparse: bool = False,
+    ) -> None:
+        super().__init__()
+        self.n_items = shape.n_items
+        self.y_range = y_range
+        self.user_factors = _factor_table(shape.n_users, factors, sparse)
+        self.item_factors = _factor_table(shape.n_items, factors, sparse)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        dot = (self.user_factors(users) * self.item_factors(items)).sum(dim=1)
+        return dot if self.y_range is None else sigmoid_range(dot, *self.y_range)
+
+    def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.user_factors(users).pow(2).sum() + self.item_factors(items).pow(2).sum()
+
+    def score_users(self, users: torch.Tensor) -> torch.Tensor:
+        dot = self.user_factors(users) @ self.item_factors.weight.T
+        return dot if self.y_range is None else sigmoid_range(dot, *self.y_range)
+
+
+class DotProductBias(PairModel):
+    """``r̂(u, i) = μ + b_u + b_i + p_u · q_i``, optionally squashed into ``y_range``."""
+
+    def __init__(
+        self,
+        shape: DataShape,
+        factors: int = 50,
+        y_range: tuple[float, float] | None = None,
+        sparse: bool = False,
+    ) -> None:
+        super().__init__()
+        self.n_items = shape.n_items
+        self.y_range = y_range
+        self.user_factors = _factor_table(shape.n_users, factors, sparse)
+        self.item_factors = _factor_table(shape.n_items, factors, sparse)
+        self.user_bias = _bias_table(shape.n_users, sparse)
+        self.item_bias = _bias_table(shape.n_items, sparse)
+        offset = 0.0 if y_range is not None else shape.global_mean
+        self.register_buffer("global_bias", torch.tensor(float(offset)))
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        z = (
+            (self.user_factors(users) * self.item_factors(items)).sum(dim=1)
+            + self.user_bias(users).squeeze(1)
+            + self.item_bias(items).squeeze(1)
+            + self.global_bias
+        )
+        return z if self.y_range is None else sigmoid_range(z, *self.y_range)
+
+    def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return (
+            self.user_factors(users).pow(2).sum()
+            + self.item_factors(items).pow(2).sum()
+            + self.user_bias(users).pow(2).sum()
+            + self.item_bias(items).pow(2).sum()
+        )
+
+    def score_users(self, users: torch.Tensor) -> torch.Tensor:
+        z = (
+            self.user_factors(users) @ self.item_factors.weight.T
+            + self.user_bias(users)
+            + self.item_bias.weight.T
+            + self.global_bias
+        )
+        return z if self.y_range is None else sigmoid_range(z, *self.y_range)

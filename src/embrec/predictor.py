@@ -1,0 +1,147 @@
+"""Predictions from a trained network, with the baseline as the fallback.
+
+A :class:`Predictor` turns index pairs into clipped rating predictions for any
+network, whatever view of the data it was trained on. Pairs whose user or item
+had no training ratings (or is unknown, index -1) get the baseline
+``μ + b_u + b_i`` instead, and are reported as such: a network has learned
+nothing about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from embrec.data.ratings import Ratings, RatingScale
+from embrec.models.baseline import solve_biases
+
+PREDICT_CHUNK = 1 << 16
+
+
+@dataclass
+class Fallback:
+    """The baseline ``μ + b_u + b_i``; an unknown user or item (index -1) has bias 0."""
+
+    global_mean: float
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+
+    @classmethod
+    def fit(cls, train: Ratings, reg_user: float = 15.0, reg_item: float = 10.0) -> Fallback:
+        mu, b_user, b_item = solve_biases(
+            train.users, train.items, train.values, train.n_users, train.n_items,
+            reg_user, reg_item,
+        )
+        return cls(mu, b_user, b_item)
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        b_user = np.where(users >= 0, self.user_bias[np.maximum(users, 0)], 0.0)
+        b_item = np.where(items >= 0, self.item_bias[np.maximum(items, 0)], 0.0)
+        return (self.global_mean + b_user + b_item).astype(np.float32)
+
+
+class Predictor:
+    """Predicts ratings for index pairs from a network and the data it was trained on."""
+
+    def __init__(
+        self, module: torch.nn.Module, train: Ratings, fallback: Fallback, scale: RatingScale
+    ) -> None:
+        self.module = module
+        self.train = train
+        self.fallback = fallback
+        self.scale = scale
+        self.user_counts = train.user_counts()
+        self.item_counts = train.item_counts()
+        self._row_outputs: dict[str, np.ndarray] = {}
+        self._input_rows = None
+        if module.view == "rows":
+            self._input_rows = train.to_csr(by=module.orientation)
+
+    @property
+    def n_items(self) -> int:
+        return self.train.n_items
+
+    def modelled(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """True where the network knows both the user and the item."""
+        known = (users >= 0) & (items >= 0)
+        u, i = np.maximum(users, 0), np.maximum(items, 0)
+        return known & (self.user_counts[u] > 0) & (self.item_counts[i] > 0)
+
+    @torch.no_grad()
+    def predict(
+        self, users: np.ndarray, items: np.ndarray, clip: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted ratings and the mask of pairs the network (not the fallback) answered."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        result = self.fallback.predict(users, items)
+        modelled = self.modelled(users, items)
+        where = np.flatnonzero(modelled)
+        if len(where):
+            was_training = self.module.training
+            self.module.eval()
+            try:
+                result[where] = self._network_predict(users[where], items[where])
+            finally:
+                self.module.train(was_training)
+        if clip:
+            result = self.scale.clip(result)
+        return result.astype(np.float32), modelled
+
+    def _network_predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        if self.module.view == "pairs":
+            out = np.empty(len(users), dtype=np.float32)
+            for start in range(0, len(users), PREDICT_CHUNK):
+                u = torch.from_numpy(users[start : start + PREDICT_CHUNK])
+                i = torch.from_numpy(items[start : start + PREDICT_CHUNK])
+                out[start : start + PREDICT_CHUNK] = self.module(u, i).numpy()
+            return out
+        rows, cols = (items, users) if self.module.orientation == "item" else (users, items)
+        unique_rows, position = np.unique(rows, return_inverse=True)
+        out = np.empty(len(rows), dtype=np.float32)
+        chunk = max(1, (1 << 22) // max(1, self._input_rows.shape[1]))
+        for start in range(0, len(unique_rows), chunk):
+            block = unique_rows[start : start + chunk]
+            recon = self.module(torch.from_numpy(self._input_rows[block].toarray())).numpy()
+            picked = (position >= start) & (position < start + len(block))
+            out[picked] = recon[position[picked] - start, cols[picked]]
+        return out
+
+    @torch.no_grad()
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """Unclipped predicted ratings of every item for each user: ``(len(users), n_items)``.
+
+        Items without training ratings score their fallback prediction.
+        """
+        users = np.asarray(users, dtype=np.int64)
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            scores = self._network_scores(users)
+        finally:
+            self.module.train(was_training)
+        cold_items = self.item_counts == 0
+        if cold_items.any():
+            fallback = self.fallback.global_mean + self.fallback.user_bias[users][:, None]
+            scores[:, cold_items] = (fallback + self.fallback.item_bias[cold_items][None, :])
+        cold_users = self.user_counts[users] == 0
+        if cold_users.any():
+            scores[cold_users] = self.fallback.global_mean + self.fallback.item_bias[None, :]
+        return scores
+
+    def _network_scores(self, users: np.ndarray) -> np.ndarray:
+        if self.module.view == "pairs":
+            return self.module.score_users(torch.from_numpy(users)).numpy().astype(np.float32)
+        if self.module.orientation == "user":
+            rows = torch.from_numpy(self._input_rows[users].toarray())
+            return self.module(rows).numpy()
+        if "items" not in self._row_outputs:
+            recon = np.empty((self.train.n_items, self.train.n_users), dtype=np.float32)
+            chunk = 512
+            for start in range(0, self.train.n_items, chunk):
+                block = self._input_rows[start : start + chunk].toarray()
+                recon[start : start + chunk] = self.module(torch.from_numpy(block)).numpy()
+            self._row_outputs["items"] = recon
+        return np.ascontiguousarray(self._row_outputs["items"][:, users].T)

@@ -1,0 +1,1 @@
+"""Training: the config, the batch views, optimisers and schedules, the loop, lr_find."""

@@ -1,0 +1,76 @@
+"""How a model is trained: a typed, validated configuration.
+
+Unknown keys are an error; the whole config is written into every bundle and
+result so a number can be reproduced from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from embrec.errors import ConfigError
+
+
+class TrainConfig(BaseModel):
+    """Training hyperparameters.
+
+    Attributes:
+        epochs: passes over the training ratings (or rows).
+        lr: the (peak, for one-cycle) learning rate.
+        weight_decay: decoupled weight decay (AdamW style) on dense parameters.
+        emb_l2: L2 on the embedding rows a batch used, added to the loss as
+            ``emb_l2 · Σ‖used rows‖² / batch`` (the regulariser of SGD-trained MF).
+        batch_size: ratings (pair models) or rows (row models) per step.
+        optimizer: ``adam``, ``adamw``, ``sgd``; ``sparse-adam`` keeps embedding
+            tables row-sparse so a step costs in proportion to the batch.
+        schedule: ``constant``, ``one-cycle`` (fastai's ``fit_one_cycle``), ``cosine``.
+        grad_clip: max gradient norm, or None.
+        valid_fraction: share of the training ratings held out to monitor
+            early stopping (never the test set); 0 disables it.
+        patience: epochs without improvement of the monitored RMSE before
+            stopping; None trains all epochs (best weights are still restored).
+        seed: seeds initialisation, permutations and dropout.
+        threads: torch intra-op threads (None: all cores).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = 10
+    lr: float = 5e-3
+    weight_decay: float = 0.0
+    emb_l2: float = 0.0
+    batch_size: int = 1024
+    optimizer: Literal["adam", "adamw", "sgd", "sparse-adam"] = "adamw"
+    schedule: Literal["constant", "one-cycle", "cosine"] = "one-cycle"
+    grad_clip: float | None = None
+    valid_fraction: float = 0.0
+    patience: int | None = None
+    seed: int = 0
+    threads: int | None = None
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> TrainConfig:
+        if self.epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        if not self.lr > 0:
+            raise ValueError("lr must be positive")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise ValueError("valid_fraction must be in [0, 1)")
+        return self
+
+
+def make_train_config(values: dict[str, Any]) -> TrainConfig:
+    """A TrainConfig from a dict, with a one-line ConfigError on a bad key or value."""
+    try:
+        return TrainConfig(**values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"training option {where}: {first['msg']}") from None
+
+
+TRAIN_KEYS = frozenset(TrainConfig.model_fields)

@@ -1,0 +1,179 @@
+"""``fit``: train a registered model on a training set and return a TrainedModel.
+
+    trained = embrec.fit(split.train, "mf-bias", valid=split.test, epochs=5, lr=5e-3)
+    trained.history.epochs[-1].valid_rmse
+
+Hyperparameters are one flat set of keywords: those of the model's config
+(``factors``, ``layers``, ...) and those of :class:`TrainConfig` (``epochs``,
+``lr``, ...). Anything else is an error naming the accepted keys. The fit step
+itself is replaceable: ``solver`` picks how the parameters are found (the
+PyTorch loop, or a closed-form / compiled solver where a model has one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from embrec.bundle import TrainedModel, shape_of
+from embrec.data.ratings import Ratings
+from embrec.errors import ConfigError
+from embrec.models.baseline import solve_biases
+from embrec.models.registry import ModelConfig, ModelSpec, get_spec
+from embrec.predictor import Fallback
+from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
+from embrec.training.history import EpochRecord, EpochTable, History
+from embrec.training.loop import Trainer, evaluate
+
+
+def split_hyperparameters(
+    spec: ModelSpec, values: dict[str, Any]
+) -> tuple[ModelConfig, TrainConfig]:
+    """Separate model from training hyperparameters, applying the model's training defaults."""
+    model_keys = set(spec.config_cls.model_fields)
+    unknown = [k for k in values if k not in model_keys and k not in TRAIN_KEYS]
+    if unknown:
+        accepted = sorted(model_keys | TRAIN_KEYS)
+        raise ConfigError(
+            f"unknown hyperparameter {unknown[0]!r} for model {spec.name!r}; "
+            f"accepted: {', '.join(accepted)}"
+        )
+    model_values = {k: v for k, v in values.items() if k in model_keys}
+    train_values = {**spec.train_defaults}
+    train_values.update({k: v for k, v in values.items() if k in TRAIN_KEYS})
+    return spec.make_config(model_values), make_train_config(train_values)
+
+
+def carve_monitor(train: Ratings, fraction: float, seed: int) -> tuple[Ratings, Ratings | None]:
+    """Hold out ``fraction`` of the training ratings (seeded) to monitor early stopping."""
+    if fraction <= 0:
+        return train, None
+    from embrec.data.splits import holdout_validation
+
+    part = holdout_validation(train, fraction, seed)
+    return part.train, part.test
+
+
+def configure_threads(threads: int | None) -> None:
+    torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
+
+
+def fit(
+    train: Ratings,
+    model: str = "mf-bias",
+    *,
+    valid: Ratings | None = None,
+    solver: str | None = None,
+    verbose: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    provenance: dict[str, Any] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    **hyperparameters: Any,
+) -> TrainedModel:
+    """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
+
+    Early stopping, when ``patience`` and ``valid_fraction`` are set, monitors a
+    part carved from ``train``, never ``valid``.
+    """
+    spec = get_spec(model)
+    model_config, config = split_hyperparameters(spec, hyperparameters)
+    solver = solver or spec.solvers[0]
+    if solver not in spec.solvers:
+        raise ConfigError(
+            f"model {spec.name!r} has no solver {solver!r}; choose one of {', '.join(spec.solvers)}"
+        )
+    configure_threads(config.threads)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed % (2**32))
+    fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)
+    fallback = Fallback.fit(fit_part)
+    fitter = SOLVERS[solver]
+    module, history = fitter(
+        spec, model_config, config, fit_part, fallback,
+        valid=valid, monitor=monitor, verbose=verbose,
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+        resume=resume, on_epoch=on_epoch,
+    )
+    trained = TrainedModel(
+        name=spec.name,
+        model_config=model_config,
+        module=module,
+        train=fit_part,
+        fallback=fallback,
+        train_config=config.model_dump(),
+        solver=solver,
+        history=history,
+        provenance={"fingerprint": train.fingerprint(), "seed": config.seed, **(provenance or {})},
+    )
+    if valid is not None:
+        result = evaluate(trained.predictor, valid)
+        trained.metrics = {"valid_rmse": result.rmse, "valid_mae": result.mae,
+                           "valid_loss": result.loss, "n_valid": len(valid)}
+    return trained
+
+
+def fit_torch(
+    spec: ModelSpec,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    train: Ratings,
+    fallback: Fallback,
+    *,
+    valid: Ratings | None,
+    monitor: Ratings | None,
+    verbose: bool,
+    checkpoint_dir: Path | None,
+    resume: bool,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    rank: int = 0,
+    world: int = 1,
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+) -> tuple[torch.nn.Module, History]:
+    """The PyTorch training loop (every model): see :mod:`embrec.training.loop`."""
+    sparse = config.optimizer == "sparse-adam"
+    module = spec.build(model_config, shape_of(train, fallback.global_mean), sparse)
+    trainer = Trainer(
+        module, config, train, fallback,
+        valid=valid, monitor=monitor,
+        table=EpochTable(enabled=verbose and rank == 0),
+        checkpoint_dir=checkpoint_dir,
+        rank=rank, world=world,
+        wrapped=None if wrap is None else wrap(module),
+        on_epoch=on_epoch,
+    )
+    if resume:
+        trainer.resume()
+    return module, trainer.fit()
+
+
+def fit_baseline_als(
+    spec: ModelSpec,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    train: Ratings,
+    fallback: Fallback,
+    **_: Any,
+) -> tuple[torch.nn.Module, History]:
+    """Closed-form biases by alternating least squares (the ``baseline`` model)."""
+    module = spec.build(model_config, shape_of(train, fallback.global_mean), False)
+    mu, b_user, b_item = solve_biases(
+        train.users, train.items, train.values, train.n_users, train.n_items,
+        model_config.reg_user, model_config.reg_item, model_config.sweeps,
+    )
+    with torch.no_grad():
+        module.global_bias.fill_(mu)
+        module.user_bias.weight.copy_(torch.from_numpy(b_user)[:, None])
+        module.item_bias.weight.copy_(torch.from_numpy(b_item)[:, None])
+    return module, History()
+
+
+SOLVERS: dict[str, Callable[..., tuple[torch.nn.Module, History]]] = {
+    "torch": fit_torch,
+    "als": fit_baseline_als,
+}
