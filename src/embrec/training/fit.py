@@ -32,9 +32,13 @@ from embrec.training.loop import Trainer, evaluate
 
 
 def split_hyperparameters(
-    spec: ModelSpec, values: dict[str, Any]
+    spec: ModelSpec, values: dict[str, Any], solver: str = "torch"
 ) -> tuple[ModelConfig, TrainConfig]:
-    """Separate model from training hyperparameters, applying the model's training defaults."""
+    """Separate model from training hyperparameters.
+
+    Training defaults come from the model's spec, then the solver's defaults for
+    that model (a compiled SGD wants other rates than Adam), then ``values``.
+    """
     model_keys = set(spec.config_cls.model_fields)
     unknown = [k for k in values if k not in model_keys and k not in TRAIN_KEYS]
     if unknown:
@@ -44,7 +48,7 @@ def split_hyperparameters(
             f"accepted: {', '.join(accepted)}"
         )
     model_values = {k: v for k, v in values.items() if k in model_keys}
-    train_values = {**spec.train_defaults}
+    train_values = {**spec.train_defaults, **SOLVER_DEFAULTS.get(solver, {}).get(spec.name, {})}
     train_values.update({k: v for k, v in values.items() if k in TRAIN_KEYS})
     return spec.make_config(model_values), make_train_config(train_values)
 
@@ -82,19 +86,19 @@ def fit(
     part carved from ``train``, never ``valid``.
     """
     spec = get_spec(model)
-    model_config, config = split_hyperparameters(spec, hyperparameters)
     solver = solver or spec.solvers[0]
     if solver not in spec.solvers:
         raise ConfigError(
             f"model {spec.name!r} has no solver {solver!r}; choose one of {', '.join(spec.solvers)}"
         )
+    model_config, config = split_hyperparameters(spec, hyperparameters, solver)
     configure_threads(config.threads)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
     fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)
     fallback = Fallback.fit(fit_part)
     fitter = SOLVERS[solver]
-    module, history = fitter(
+    module, history, model_config = fitter(
         spec, model_config, config, fit_part, fallback,
         valid=valid, monitor=monitor, verbose=verbose,
         checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
@@ -134,7 +138,7 @@ def fit_torch(
     rank: int = 0,
     world: int = 1,
     wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
-) -> tuple[torch.nn.Module, History]:
+) -> tuple[torch.nn.Module, History, ModelConfig]:
     """The PyTorch training loop (every model): see :mod:`embrec.training.loop`."""
     sparse = config.optimizer == "sparse-adam"
     module = spec.build(model_config, shape_of(train, fallback.global_mean), sparse)
@@ -149,7 +153,7 @@ def fit_torch(
     )
     if resume:
         trainer.resume()
-    return module, trainer.fit()
+    return module, trainer.fit(), model_config
 
 
 def fit_baseline_als(
@@ -159,7 +163,7 @@ def fit_baseline_als(
     train: Ratings,
     fallback: Fallback,
     **_: Any,
-) -> tuple[torch.nn.Module, History]:
+) -> tuple[torch.nn.Module, History, ModelConfig]:
     """Closed-form biases by alternating least squares (the ``baseline`` model)."""
     module = spec.build(model_config, shape_of(train, fallback.global_mean), False)
     mu, b_user, b_item = solve_biases(
@@ -170,10 +174,17 @@ def fit_baseline_als(
         module.global_bias.fill_(mu)
         module.user_bias.weight.copy_(torch.from_numpy(b_user)[:, None])
         module.item_bias.weight.copy_(torch.from_numpy(b_item)[:, None])
-    return module, History()
+    return module, History(), model_config
 
 
-SOLVERS: dict[str, Callable[..., tuple[torch.nn.Module, History]]] = {
+# A solver finds a model's parameters: ``solver(spec, model_config, train_config,
+# train, fallback, *, valid, monitor, verbose, checkpoint_dir, resume, on_epoch)``
+# returns ``(module, history, model_config)`` (the config as actually fitted).
+SolverFn = Callable[..., tuple[torch.nn.Module, History, ModelConfig]]
+SOLVERS: dict[str, SolverFn] = {
     "torch": fit_torch,
     "als": fit_baseline_als,
 }
+
+# Training defaults per solver and model, applied over the model's own defaults.
+SOLVER_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {}
