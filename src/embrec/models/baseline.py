@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from embrec.models.base import DataShape, PairModel
+from embrec.models.base import DataShape, PairModel, rows
 
 
 class BiasOnly(PairModel):
@@ -36,14 +36,16 @@ class BiasOnly(PairModel):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return (
-            self.global_bias + self.user_bias(users).squeeze(1) + self.item_bias(items).squeeze(1)
+            self.global_bias
+            + rows(self.user_bias, users).squeeze(1)
+            + rows(self.item_bias, items).squeeze(1)
         )
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return self.user_bias(users).pow(2).sum() + self.item_bias(items).pow(2).sum()
+        return rows(self.user_bias, users).pow(2).sum() + rows(self.item_bias, items).pow(2).sum()
 
     def score_users(self, users: torch.Tensor) -> torch.Tensor:
-        return self.global_bias + self.user_bias(users) + self.item_bias.weight.T
+        return self.global_bias + rows(self.user_bias, users) + self.item_bias.weight.T
 
 
 def solve_biases(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from embrec.models.base import DataShape, PairModel, sigmoid_range
+from embrec.models.base import DataShape, PairModel, rows, sigmoid_range
 
 
 def embedding_size_rule(n_categories: int) -> int:
@@ -55,18 +55,19 @@ class EmbeddingNet(PairModel):
         self.mlp = nn.Sequential(*blocks)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([self.user_factors(users), self.item_factors(items)], dim=1)
+        x = torch.cat([rows(self.user_factors, users), rows(self.item_factors, items)], dim=1)
         z = self.mlp(self.emb_dropout(x)).squeeze(1)
         return sigmoid_range(z, *self.y_range)
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return self.user_factors(users).pow(2).sum() + self.item_factors(items).pow(2).sum()
+        user_rows, item_rows = rows(self.user_factors, users), rows(self.item_factors, items)
+        return user_rows.pow(2).sum() + item_rows.pow(2).sum()
 
     def score_users(self, users: torch.Tensor) -> torch.Tensor:
         """Every item for each user, computing the item half of the first layer once."""
         first = self.mlp[0]
         k_user = self.user_factors.embedding_dim
-        user_part = self.user_factors(users) @ first.weight[:, :k_user].T
+        user_part = rows(self.user_factors, users) @ first.weight[:, :k_user].T
         item_part = self.item_factors.weight @ first.weight[:, k_user:].T + first.bias
         hidden = torch.relu(user_part[:, None, :] + item_part[None, :, :])
         z = self.mlp[3:](hidden).squeeze(-1)

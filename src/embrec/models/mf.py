@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from embrec.models.base import DataShape, PairModel, sigmoid_range
+from embrec.models.base import DataShape, PairModel, rows, sigmoid_range
 
 
 def _factor_table(n: int, k: int, sparse: bool) -> nn.Embedding:
@@ -54,14 +54,15 @@ class DotProduct(PairModel):
         self.item_factors = _factor_table(shape.n_items, factors, sparse)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        dot = (self.user_factors(users) * self.item_factors(items)).sum(dim=1)
+        dot = (rows(self.user_factors, users) * rows(self.item_factors, items)).sum(dim=1)
         return dot if self.y_range is None else sigmoid_range(dot, *self.y_range)
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return self.user_factors(users).pow(2).sum() + self.item_factors(items).pow(2).sum()
+        user_rows, item_rows = rows(self.user_factors, users), rows(self.item_factors, items)
+        return user_rows.pow(2).sum() + item_rows.pow(2).sum()
 
     def score_users(self, users: torch.Tensor) -> torch.Tensor:
-        dot = self.user_factors(users) @ self.item_factors.weight.T
+        dot = rows(self.user_factors, users) @ self.item_factors.weight.T
         return dot if self.y_range is None else sigmoid_range(dot, *self.y_range)
 
 
@@ -87,25 +88,25 @@ class DotProductBias(PairModel):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         z = (
-            (self.user_factors(users) * self.item_factors(items)).sum(dim=1)
-            + self.user_bias(users).squeeze(1)
-            + self.item_bias(items).squeeze(1)
+            (rows(self.user_factors, users) * rows(self.item_factors, items)).sum(dim=1)
+            + rows(self.user_bias, users).squeeze(1)
+            + rows(self.item_bias, items).squeeze(1)
             + self.global_bias
         )
         return z if self.y_range is None else sigmoid_range(z, *self.y_range)
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return (
-            self.user_factors(users).pow(2).sum()
-            + self.item_factors(items).pow(2).sum()
-            + self.user_bias(users).pow(2).sum()
-            + self.item_bias(items).pow(2).sum()
+            rows(self.user_factors, users).pow(2).sum()
+            + rows(self.item_factors, items).pow(2).sum()
+            + rows(self.user_bias, users).pow(2).sum()
+            + rows(self.item_bias, items).pow(2).sum()
         )
 
     def score_users(self, users: torch.Tensor) -> torch.Tensor:
         z = (
-            self.user_factors(users) @ self.item_factors.weight.T
-            + self.user_bias(users)
+            rows(self.user_factors, users) @ self.item_factors.weight.T
+            + rows(self.user_bias, users)
             + self.item_bias.weight.T
             + self.global_bias
         )

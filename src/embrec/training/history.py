@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -75,6 +76,18 @@ class EpochTable:
         self.stream = stream or sys.stdout
         self.enabled = enabled
         self._header_done = False
+
+    @property
+    def interactive(self) -> bool:
+        return self.enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def track(self, batches: Iterable[Any], total: int, epoch: int) -> Iterable[Any]:
+        """Batches of an epoch, behind a rich progress bar when printing to a terminal."""
+        if not self.interactive:
+            return batches
+        from rich.progress import track
+
+        return track(batches, total=total, description=f"epoch {epoch}", transient=True)
 
     def row(self, record: EpochRecord) -> None:
         if not self.enabled:

@@ -140,7 +140,8 @@ class Trainer:
         self.module.train()
         started = time.perf_counter()
         total, count = 0.0, 0
-        for batch in self.batches.epoch(epoch):
+        batches = self.table.track(self.batches.epoch(epoch), len(self.batches), epoch + 1)
+        for batch in batches:
             loss, n = self._step(batch, epoch)
             total += loss * n
             count += n

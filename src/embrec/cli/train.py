@@ -1,0 +1,195 @@
+"""``embrec train``, ``embrec lr-find`` and ``embrec models``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from embrec.cli.options import (
+    BatchOpt,
+    DataDirOpt,
+    DatasetOpt,
+    DropoutOpt,
+    EmbL2Opt,
+    EpochsOpt,
+    FactorsOpt,
+    JsonOpt,
+    LayersOpt,
+    LrOpt,
+    ModelOpt,
+    OptimizerOpt,
+    ParamOpt,
+    ScheduleOpt,
+    SeedOpt,
+    SolverOpt,
+    WdOpt,
+    collect_hyperparameters,
+)
+
+SplitOpt = Annotated[
+    str, typer.Option("--split", help="random:0.2, u1..u5, ua, ub, kfold:5:1, temporal:0.1, ...")
+]
+
+
+def checkpoint_dir_for(out: Path) -> Path:
+    """Where a run writing the bundle ``out`` keeps its per-epoch checkpoint."""
+    return out.parent / f".{out.name}.checkpoint"
+
+
+def load_split(dataset: str, data_dir: Path | None, split: str, seed: int):
+    from embrec.data.datasets import load_source
+    from embrec.data.splits import make_split
+
+    ratings = load_source(dataset, data_dir=data_dir)
+    return ratings, make_split(ratings, split, data_dir=data_dir, seed=seed)
+
+
+def train_command(
+    dataset: DatasetOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to save the model bundle.")],
+    model: ModelOpt = "mf-bias",
+    data_dir: DataDirOpt = None,
+    split: SplitOpt = "random:0.2",
+    solver: SolverOpt = None,
+    epochs: EpochsOpt = None,
+    lr: LrOpt = None,
+    wd: WdOpt = None,
+    emb_l2: EmbL2Opt = None,
+    factors: FactorsOpt = None,
+    layers: LayersOpt = None,
+    dropout: DropoutOpt = None,
+    batch_size: BatchOpt = None,
+    schedule: ScheduleOpt = None,
+    optimizer: OptimizerOpt = None,
+    seed: SeedOpt = 0,
+    valid_fraction: Annotated[
+        float | None,
+        typer.Option("--valid-fraction", help="Share of train held out for early stopping."),
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option("--patience", help="Early-stopping patience in epochs.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="Torch threads.")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the last epoch checkpoint.")
+    ] = False,
+    param: ParamOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a model on a split of a dataset, print the epoch table, save the bundle."""
+    from embrec.training.fit import fit
+
+    hyper = collect_hyperparameters(
+        epochs=epochs, lr=lr, wd=wd, emb_l2=emb_l2, factors=factors, layers=layers,
+        dropout=dropout, batch_size=batch_size, schedule=schedule, optimizer=optimizer,
+        seed=seed, params=param, model=model,
+    )
+    for key, value in (("valid_fraction", valid_fraction), ("patience", patience),
+                       ("threads", threads)):
+        if value is not None:
+            hyper[key] = value
+    ratings, parts = load_split(dataset, data_dir, split, seed)
+    report = parts.report()
+    print(
+        f"{ratings!r}\nsplit {parts.name}: train {report['n_train']:,}, "
+        f"test {report['n_test']:,} (cold test users {report['cold_users']}, "
+        f"cold test items {report['cold_items']})"
+    )
+    checkpoint = checkpoint_dir_for(out)
+    if not resume and checkpoint.exists():
+        shutil.rmtree(checkpoint)
+    trained = fit(
+        parts.train, model, valid=parts.test, solver=solver, verbose=True,
+        checkpoint_dir=checkpoint, resume=resume,
+        provenance={"dataset": dataset, "split": parts.name, "split_report": report},
+        **hyper,
+    )
+    trained.save(out)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    summary: dict[str, Any] = {
+        "model": trained.name,
+        "solver": trained.solver,
+        "dataset": dataset,
+        "split": parts.name,
+        "seed": trained.train_config.get("seed", seed),
+        "valid_rmse": trained.metrics.get("valid_rmse"),
+        "valid_mae": trained.metrics.get("valid_mae"),
+        "epochs": len(trained.history.epochs),
+        "stopped": trained.history.stopped,
+        "train_seconds": round(trained.history.train_seconds, 4),
+        "ratings_per_second": round(trained.history.ratings_per_second, 1),
+        "model_dir": str(out),
+        "fingerprint": trained.provenance.get("fingerprint"),
+    }
+    print(
+        f"{trained.name} on {parts.name}: test RMSE {summary['valid_rmse']:.4f}, "
+        f"MAE {summary['valid_mae']:.4f} (predictions clipped to "
+        f"{trained.scale.low:g}..{trained.scale.high:g}); saved to {out}"
+    )
+    if json_out:
+        print(json.dumps(summary))
+
+
+def lr_find_command(
+    dataset: DatasetOpt,
+    model: ModelOpt = "mf-bias",
+    data_dir: DataDirOpt = None,
+    split: SplitOpt = "random:0.2",
+    factors: FactorsOpt = None,
+    layers: LayersOpt = None,
+    dropout: DropoutOpt = None,
+    wd: WdOpt = None,
+    batch_size: BatchOpt = None,
+    optimizer: OptimizerOpt = None,
+    seed: SeedOpt = 0,
+    steps: Annotated[int, typer.Option("--steps", help="Batches to sweep over.")] = 100,
+    plot: Annotated[Path, typer.Option("--plot", help="Where to save the plot (PNG).")] = Path(
+        "lr_find.png"
+    ),
+    param: ParamOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sweep the learning rate on the training part, suggest one and plot loss vs rate."""
+    from embrec.training.lr_find import lr_find
+
+    hyper = collect_hyperparameters(
+        factors=factors, layers=layers, dropout=dropout, wd=wd, batch_size=batch_size,
+        optimizer=optimizer, seed=seed, params=param, model=model,
+    )
+    _, parts = load_split(dataset, data_dir, split, seed)
+    result = lr_find(parts.train, model, steps=steps, **hyper)
+    result.plot(plot, title=f"Learning-rate finder: {model} on {dataset} ({parts.name} train)")
+    print(
+        f"suggested learning rate: {result.suggestion:.2e} "
+        f"(minimum loss at {result.min_loss_lr:.2e}); plot saved to {plot}"
+    )
+    if json_out:
+        print(json.dumps({"suggestion": result.suggestion, "min_loss_lr": result.min_loss_lr,
+                          "plot": str(plot)}))
+
+
+def models_command() -> None:
+    """List the models, their hyperparameters and solvers."""
+    from embrec.models.registry import MODELS
+
+    table = Table(title="embrec models")
+    for column in ("name", "what it is", "hyperparameters (defaults)", "solvers"):
+        table.add_column(column)
+    for spec in MODELS.values():
+        defaults = ", ".join(
+            f"{k}={v.default}" for k, v in spec.config_cls.model_fields.items()
+        )
+        table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)
+    app.command("lr-find")(lr_find_command)
+    app.command("models")(models_command)
