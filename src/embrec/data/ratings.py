@@ -33,7 +33,9 @@ class RatingScale:
 
     def __post_init__(self) -> None:
         if not self.low < self.high:
-            raise DataError(f"rating scale {self.low}..{self.high} is empty; low must be below high")
+            raise DataError(
+                f"rating scale {self.low}..{self.high} is empty; low must be below high"
+            )
 
     def clip(self, values: np.ndarray) -> np.ndarray:
         return np.clip(values, self.low, self.high)
@@ -278,6 +280,10 @@ def merge_duplicates(
             hint=f"choose one of {', '.join(DUPLICATE_POLICIES)}",
         )
     keys = users.astype(np.int64) * max(1, n_items) + items.astype(np.int64)
+    sorted_once = np.sort(keys)
+    if len(keys) < 2 or bool(np.all(sorted_once[1:] != sorted_once[:-1])):
+        return users, items, values, timestamps, 0
+    del sorted_once
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     is_first = np.ones(len(keys), dtype=bool)

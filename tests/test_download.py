@@ -1,0 +1,168 @@
+"""Downloads: verified archives load, bad ones leave nothing in the cache, failures are fast."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from embrec.data.datasets import DATA_ENV, DATASETS, Dataset, load_dataset
+from embrec.errors import DataError
+
+GENRE_FLAGS = "|".join("0" * 18 + "1")
+
+
+def ml100k_zip() -> bytes:
+    """A tiny archive in the official ml-100k layout (top folder ``ml-100k/``)."""
+    files = {
+        "u.data": "1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t878542960\n",
+        "u.item": f"1|Toy Story (1995)|01-Jan-1995|||{GENRE_FLAGS}\n"
+        f"2|GoldenEye (1995)|01-Jan-1995|||{GENRE_FLAGS}\n",
+        "u.user": "1|24|M|technician|85711\n2|53|F|other|94043\n",
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ml-100k/", "")
+        for name, text in files.items():
+            archive.writestr(f"ml-100k/{name}", text.encode("latin-1"))
+    return buffer.getvalue()
+
+
+class Server:
+    """A local HTTP server: ``files`` maps paths to bodies; ``hits`` counts requests."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.hits = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                server.hits += 1
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running = Server()
+    yield running
+    running.close()
+
+
+@pytest.fixture(autouse=True)
+def no_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+
+
+def register(monkeypatch, url: str, body: bytes, **checks) -> None:
+    entry = Dataset("tiny-100k", ("ml-100k",), "ml-100k", url=url, **checks)
+    monkeypatch.setitem(DATASETS, "tiny-100k", entry)
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+@pytest.mark.parametrize("checksum", ["sha256", "md5"])
+def test_a_verified_archive_is_extracted_and_loaded(
+    server: Server, tmp_path: Path, monkeypatch, checksum: str
+) -> None:
+    body = ml100k_zip()
+    server.files["/ml-100k.zip"] = body
+    digest = getattr(hashlib, checksum)(body).hexdigest()
+    register(monkeypatch, f"{server.url}/ml-100k.zip", body, size=len(body), **{checksum: digest})
+    cache = tmp_path / "cache"
+    ratings = load_dataset("tiny-100k", tmp_path / "empty", cache_dir=cache)
+    assert (len(ratings), ratings.n_users, ratings.n_items) == (3, 2, 2)
+    assert ratings.titles() == ["Toy Story (1995)", "GoldenEye (1995)"]
+    assert sorted(p.name for p in (cache / "datasets").iterdir()) == ["ml-100k"]
+    again = load_dataset("tiny-100k", tmp_path / "empty", cache_dir=cache)
+    assert server.hits == 1 and again.fingerprint() == ratings.fingerprint()
+
+
+def test_a_bad_checksum_is_refused_and_nothing_is_kept(
+    server: Server, tmp_path: Path, monkeypatch
+) -> None:
+    body = ml100k_zip()
+    server.files["/ml-100k.zip"] = body
+    register(monkeypatch, f"{server.url}/ml-100k.zip", body, size=len(body), sha256="0" * 64)
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError, match="checksum mismatch") as caught:
+        load_dataset("tiny-100k", tmp_path / "empty", cache_dir=cache)
+    assert "ml-100k/" in str(caught.value) and DATA_ENV in str(caught.value)
+    assert files_under(cache) == []
+    assert [p.name for p in (cache / "datasets").iterdir()] == []
+
+
+def test_a_short_download_is_refused(server: Server, tmp_path: Path, monkeypatch) -> None:
+    body = ml100k_zip()
+    server.files["/ml-100k.zip"] = body[:-10]
+    register(monkeypatch, f"{server.url}/ml-100k.zip", body, size=len(body))
+    with pytest.raises(DataError, match="expected"):
+        load_dataset("tiny-100k", tmp_path / "empty", cache_dir=tmp_path / "cache")
+    assert files_under(tmp_path / "cache") == []
+
+
+def test_a_corrupt_zip_without_checksum_is_refused(
+    server: Server, tmp_path: Path, monkeypatch
+) -> None:
+    body = bytearray(ml100k_zip())
+    body[body.index(b"ml-100k/u.data") + 20] ^= 0xFF
+    server.files["/ml-100k.zip"] = bytes(body)
+    register(monkeypatch, f"{server.url}/ml-100k.zip", bytes(body))
+    with pytest.raises(DataError, match="corrupt|not a valid zip"):
+        load_dataset("tiny-100k", tmp_path / "empty", cache_dir=tmp_path / "cache")
+    assert files_under(tmp_path / "cache") == []
+
+
+def test_missing_archive_and_unreachable_host_fail_fast(
+    server: Server, tmp_path: Path, monkeypatch
+) -> None:
+    register(monkeypatch, f"{server.url}/nothing.zip", b"")
+    with pytest.raises(DataError, match="cannot download .*HTTP 404"):
+        load_dataset("tiny-100k", tmp_path / "empty", cache_dir=tmp_path / "cache")
+    closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = closed.server_address[1]
+    closed.server_close()
+    register(monkeypatch, f"http://127.0.0.1:{port}/ml-100k.zip", b"")
+    started = time.perf_counter()
+    with pytest.raises(DataError, match="cannot download"):
+        load_dataset("tiny-100k", tmp_path / "empty", cache_dir=tmp_path / "cache")
+    assert time.perf_counter() - started < 5
+    assert files_under(tmp_path / "cache") == []
+
+
+def test_download_off_says_where_to_put_the_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as caught:
+        load_dataset("ml-25m", tmp_path, download=False, cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    assert f"{tmp_path / 'ml-25m'}/" in message and "ratings.csv, movies.csv" in message
+    assert DATA_ENV in message
