@@ -18,13 +18,13 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip -c constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/embrec demo
+	$(BIN)/embrec data info ml-100k
+	$(BIN)/embrec train --dataset ml-100k --split u1 --model mf-bias --out runs/demo-mf-bias
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
