@@ -2,11 +2,21 @@
 
     x = [p_u ; q_i]                        (dropout p_emb on x)
     h_1 = dropout(ReLU(W_1 x + c_1))       ... for each hidden layer
-    r̂(u, i) = lo + (hi - lo) · σ(w · h_L + c)
+    r̂(u, i) = lo + (hi - lo) · σ(w · h_L + c + b_u + b_i + g_u · g_i)
 
 The design of fastai's ``EmbeddingNN`` (fastbook chapter 8) and of the
-"embedding network" of the Keras collaborative-filtering notebooks. Embedding
-sizes default to fastai's rule of thumb ``min(600, round(1.6 · n^0.56))``.
+"embedding network" of the Keras collaborative-filtering notebooks. With
+``biases`` (the default) a user and an item bias are added before the sigmoid:
+the "wide" part of Wide & Deep (Cheng et al. 2016), which lets the MLP spend
+its capacity on the interaction instead of relearning popularity;
+``biases=False`` is the plain network. With ``dot_factors`` > 0 a dot product
+of separate user and item embeddings g_u, g_i is added too: the GMF path of
+NeuMF (He et al., "Neural Collaborative Filtering", WWW 2017). The MLP alone
+learns multiplicative user-item interactions slowly (fastai's ``EmbeddingNN``
+ends near 0.939 RMSE on ml-100k's folds), and sharing one embedding between
+both paths pulls it two ways, hence separate tables. ``dot_factors=0`` with
+``biases=False`` is fastai's ``EmbeddingNN`` exactly. Embedding sizes default
+to fastai's rule of thumb ``min(600, round(1.6 · n^0.56))``.
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ class EmbeddingNet(PairModel):
         emb_dropout: float = 0.05,
         y_range: tuple[float, float] = (0.5, 5.5),
         sparse: bool = False,
+        biases: bool = True,
+        dot_factors: int = 0,
     ) -> None:
         super().__init__()
         self.n_items = shape.n_items
@@ -53,15 +65,35 @@ class EmbeddingNet(PairModel):
             width = hidden
         blocks.append(nn.Linear(width, 1))
         self.mlp = nn.Sequential(*blocks)
+        self.user_bias = self.item_bias = None
+        if biases:
+            self.user_bias = nn.Embedding(shape.n_users, 1, sparse=sparse)
+            self.item_bias = nn.Embedding(shape.n_items, 1, sparse=sparse)
+            nn.init.zeros_(self.user_bias.weight)
+            nn.init.zeros_(self.item_bias.weight)
+        self.user_dot = self.item_dot = None
+        if dot_factors:
+            self.user_dot = nn.Embedding(shape.n_users, dot_factors, sparse=sparse)
+            self.item_dot = nn.Embedding(shape.n_items, dot_factors, sparse=sparse)
+            nn.init.normal_(self.user_dot.weight, std=0.01)
+            nn.init.normal_(self.item_dot.weight, std=0.01)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         x = torch.cat([rows(self.user_factors, users), rows(self.item_factors, items)], dim=1)
         z = self.mlp(self.emb_dropout(x)).squeeze(1)
+        if self.user_bias is not None:
+            z = z + rows(self.user_bias, users).squeeze(1) + rows(self.item_bias, items).squeeze(1)
+        if self.user_dot is not None:
+            z = z + (rows(self.user_dot, users) * rows(self.item_dot, items)).sum(dim=1)
         return sigmoid_range(z, *self.y_range)
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         user_rows, item_rows = rows(self.user_factors, users), rows(self.item_factors, items)
-        return user_rows.pow(2).sum() + item_rows.pow(2).sum()
+        total = user_rows.pow(2).sum() + item_rows.pow(2).sum()
+        if self.user_dot is not None:
+            total = total + rows(self.user_dot, users).pow(2).sum()
+            total = total + rows(self.item_dot, items).pow(2).sum()
+        return total
 
     def score_users(self, users: torch.Tensor) -> torch.Tensor:
         """Every item for each user, computing the item half of the first layer once."""
@@ -71,4 +103,8 @@ class EmbeddingNet(PairModel):
         item_part = self.item_factors.weight @ first.weight[:, k_user:].T + first.bias
         hidden = torch.relu(user_part[:, None, :] + item_part[None, :, :])
         z = self.mlp[3:](hidden).squeeze(-1)
+        if self.user_bias is not None:
+            z = z + rows(self.user_bias, users) + self.item_bias.weight.T
+        if self.user_dot is not None:
+            z = z + rows(self.user_dot, users) @ self.item_dot.weight.T
         return sigmoid_range(z, *self.y_range)
