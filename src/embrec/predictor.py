@@ -54,7 +54,7 @@ class Predictor:
         self.scale = scale
         self.user_counts = train.user_counts()
         self.item_counts = train.item_counts()
-        self._row_outputs: dict[str, np.ndarray] = {}
+        self._row_outputs: dict[str, torch.Tensor] = {}
         self._input_rows = None
         if module.view == "rows":
             self._input_rows = train.to_csr(by=module.orientation)
@@ -137,11 +137,36 @@ class Predictor:
         if self.module.orientation == "user":
             rows = torch.from_numpy(self._input_rows[users].toarray())
             return self.module(rows).numpy()
-        if "items" not in self._row_outputs:
-            recon = np.empty((self.train.n_items, self.train.n_users), dtype=np.float32)
-            chunk = 512
-            for start in range(0, self.train.n_items, chunk):
-                block = self._input_rows[start : start + chunk].toarray()
-                recon[start : start + chunk] = self.module(torch.from_numpy(block)).numpy()
-            self._row_outputs["items"] = recon
-        return np.ascontiguousarray(self._row_outputs["items"][:, users].T)
+        return self._item_row_scores(users)
+
+    def _item_row_scores(self, users: np.ndarray) -> np.ndarray:
+        """Scores of item-row models, streamed over items: never ``n_items × n_users`` at once.
+
+        A model with ``encode``/``decode`` (AutoRec) has every item's code
+        computed once and kept (``n_items × hidden``); a user's scores are then
+        the entries of the decoder for that user's column only. Other models
+        reconstruct the items in chunks and keep the requested columns.
+        """
+        columns = torch.from_numpy(users)
+        out = np.empty((len(users), self.train.n_items), dtype=np.float32)
+        chunk = max(64, (1 << 24) // max(1, self.train.n_users))
+        if hasattr(self.module, "encode") and hasattr(self.module, "decode"):
+            if "item_codes" not in self._row_outputs:
+                codes = [
+                    self.module.encode(self._dense_rows(start, start + chunk))
+                    for start in range(0, self.train.n_items, chunk)
+                ]
+                self._row_outputs["item_codes"] = torch.cat(codes)
+            codes = self._row_outputs["item_codes"]
+            step = max(1, (1 << 22) // max(1, len(users)))
+            for start in range(0, self.train.n_items, step):
+                block = self.module.decode(codes[start : start + step], columns)
+                out[:, start : start + step] = block.T.numpy()
+            return out
+        for start in range(0, self.train.n_items, chunk):
+            block = self.module(self._dense_rows(start, start + chunk))
+            out[:, start : start + chunk] = block[:, columns].T.numpy()
+        return out
+
+    def _dense_rows(self, start: int, stop: int) -> torch.Tensor:
+        return torch.from_numpy(self._input_rows[start:stop].toarray())

@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES: tuple[str, ...] = ("data", "train")
+COMMAND_MODULES: tuple[str, ...] = ("data", "train", "evaluate", "serve", "recommend")
 
 
 def _register_commands() -> None:

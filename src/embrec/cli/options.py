@@ -39,7 +39,9 @@ ScheduleOpt = Annotated[
     str | None, typer.Option("--schedule", help="one-cycle, constant or cosine.")
 ]
 OptimizerOpt = Annotated[
-    str | None, typer.Option("--optimizer", help="adamw, adam, sgd or sparse-adam.")
+    str | None, typer.Option(
+        "--optimizer", help="adamw, adam, sgd, sparse-adam, lazy-adam or row-adagrad."
+    )
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 ParamOpt = Annotated[

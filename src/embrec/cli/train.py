@@ -37,6 +37,27 @@ SplitOpt = Annotated[
 ]
 
 
+DEFAULT_MODEL = "mf-bias"
+PresetOpt = Annotated[
+    str | None,
+    typer.Option("--preset", help="A named, measured configuration: fast or best "
+                                  "(sets model, solver and hyperparameters; flags override)."),
+]
+
+
+def resolve_preset_option(preset: str, model: str, solver: str | None):
+    """The preset and its model and solver; a --model or --solver given must match it.
+
+    ``--model`` left at its default (``mf-bias``) counts as not given.
+    """
+    from embrec.presets import apply_preset
+
+    explicit_model = None if model == DEFAULT_MODEL else model
+    chosen, _ = apply_preset(preset, {}, model=explicit_model, solver=solver)
+    print(chosen.describe())
+    return chosen, chosen.model, chosen.solver
+
+
 def checkpoint_dir_for(out: Path) -> Path:
     """Where a run writing the bundle ``out`` keeps its per-epoch checkpoint."""
     return out.parent / f".{out.name}.checkpoint"
@@ -54,6 +75,7 @@ def train_command(
     dataset: DatasetOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to save the model bundle.")],
     model: ModelOpt = "mf-bias",
+    preset: PresetOpt = None,
     data_dir: DataDirOpt = None,
     split: SplitOpt = "random:0.2",
     solver: SolverOpt = None,
@@ -79,12 +101,29 @@ def train_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last epoch checkpoint.")
     ] = False,
+    distributed: Annotated[
+        bool, typer.Option("--distributed", help="Train data-parallel under torchrun (DDP).")
+    ] = False,
+    with_store: Annotated[
+        Path | None,
+        typer.Option("--with-store", help="Also train on the ratings a server stored in this "
+                                          "SQLite file (`embrec serve --db`)."),
+    ] = None,
     param: ParamOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a model on a split of a dataset, print the epoch table, save the bundle."""
     from embrec.training.fit import fit
 
+    context = None
+    if distributed:
+        from embrec.training.distributed import init_distributed
+
+        context = init_distributed()
+
+    chosen = None
+    if preset is not None:
+        chosen, model, solver = resolve_preset_option(preset, model, solver)
     hyper = collect_hyperparameters(
         epochs=epochs, lr=lr, wd=wd, emb_l2=emb_l2, factors=factors, layers=layers,
         dropout=dropout, batch_size=batch_size, schedule=schedule, optimizer=optimizer,
@@ -94,22 +133,50 @@ def train_command(
                        ("threads", threads)):
         if value is not None:
             hyper[key] = value
-    ratings, parts = load_split(dataset, data_dir, split, seed)
+    main_rank = context is None or context.is_main
+    if context is None:
+        ratings, parts = load_split(dataset, data_dir, split, seed)
+    else:
+        ratings, parts = context.main_first(lambda: load_split(dataset, data_dir, split, seed))
     report = parts.report()
-    print(
-        f"{ratings!r}\nsplit {parts.name}: train {report['n_train']:,}, "
-        f"test {report['n_test']:,} (cold test users {report['cold_users']}, "
-        f"cold test items {report['cold_items']})"
-    )
+    if main_rank:
+        print(
+            f"{ratings!r}\nsplit {parts.name}: train {report['n_train']:,}, "
+            f"test {report['n_test']:,} (cold test users {report['cold_users']}, "
+            f"cold test items {report['cold_items']})"
+        )
+        if report["cold_users"] or report["cold_items"]:
+            print(
+                f"warning: {report['cold_test_ratings']:,} of {report['n_test']:,} test ratings "
+                "belong to users or items never seen in training; they are predicted by the "
+                "baseline and measure cold start, not the model"
+            )
     checkpoint = checkpoint_dir_for(out)
-    if not resume and checkpoint.exists():
+    if not resume and checkpoint.exists() and main_rank:
         shutil.rmtree(checkpoint)
+    provenance = {"dataset": dataset, "split": parts.name, "split_report": report}
+    if chosen is not None:
+        hyper = chosen.resolve(hyper)
+        provenance["preset"] = chosen.to_json()
+    if context is not None:
+        provenance["processes"] = context.world
+    train_part, test_part = parts.train, parts.test
+    if with_store is not None:
+        from embrec.serving.retrain import with_store as fold_store
+
+        merged = fold_store(parts.train, parts.test, with_store)
+        train_part, test_part = merged.train, merged.test
+        provenance["rating_store"] = merged.report
+        if main_rank:
+            print(merged.describe())
     trained = fit(
-        parts.train, model, valid=parts.test, solver=solver, verbose=True,
-        checkpoint_dir=checkpoint, resume=resume,
-        provenance={"dataset": dataset, "split": parts.name, "split_report": report},
-        **hyper,
+        train_part, model, valid=test_part, solver=solver, verbose=True,
+        checkpoint_dir=checkpoint, resume=resume, provenance=provenance,
+        distributed=context, **hyper,
     )
+    if not main_rank:
+        context.finish()
+        return
     trained.save(out)
     shutil.rmtree(checkpoint, ignore_errors=True)
     summary: dict[str, Any] = {
@@ -134,6 +201,8 @@ def train_command(
     )
     if json_out:
         print(json.dumps(summary))
+    if context is not None:
+        context.finish()
 
 
 def lr_find_command(

@@ -44,7 +44,18 @@ class AutoRec(RowModel):
             self.decoder.bias.fill_(shape.global_mean)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        return self.decoder(torch.sigmoid(self.encoder(rows)))
+        return self.decoder(self.encode(rows))
+
+    def encode(self, rows: torch.Tensor) -> torch.Tensor:
+        """The hidden code ``h(r) = σ(V r + b)`` of each row."""
+        return torch.sigmoid(self.encoder(rows))
+
+    def decode(self, codes: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
+        """Entries ``columns`` (all when None) of the reconstructions ``W h + c`` of ``codes``."""
+        if columns is None:
+            return self.decoder(codes)
+        weight = self.decoder.weight.index_select(0, columns)
+        return torch.addmm(self.decoder.bias.index_select(0, columns), codes, weight.T)
 
     def penalty(self) -> torch.Tensor:
         return 0.5 * self.l2 * (self.encoder.weight.pow(2).sum() + self.decoder.weight.pow(2).sum())

@@ -15,7 +15,8 @@ NeuMF (He et al., "Neural Collaborative Filtering", WWW 2017). The MLP alone
 learns multiplicative user-item interactions slowly (fastai's ``EmbeddingNN``
 ends near 0.939 RMSE on ml-100k's folds), and sharing one embedding between
 both paths pulls it two ways, hence separate tables. ``dot_factors=0`` with
-``biases=False`` is fastai's ``EmbeddingNN`` exactly. Embedding sizes default
+``biases=False`` is the design of fastai's ``EmbeddingNN`` (which also
+batch-normalises its hidden layers). Embedding sizes default
 to fastai's rule of thumb ``min(600, round(1.6 · n^0.56))``.
 """
 

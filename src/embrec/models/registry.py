@@ -18,6 +18,7 @@ from embrec.errors import ConfigError
 from embrec.models.autorec import AutoRec
 from embrec.models.base import DataShape
 from embrec.models.baseline import BiasOnly
+from embrec.models.bfm import BayesianFM, default_width
 from embrec.models.deep_ae import DeepAutoEncoder
 from embrec.models.embnet import EmbeddingNet
 from embrec.models.mf import DotProduct, DotProductBias
@@ -61,6 +62,8 @@ class EmbNetConfig(ModelConfig):
     dropout: float = 0.3
     emb_dropout: float = 0.05
     y_range: YRange = "auto"
+    biases: bool = True
+    dot_factors: int = 32
 
     @field_validator("layers", mode="before")
     @classmethod
@@ -71,9 +74,11 @@ class EmbNetConfig(ModelConfig):
 
 
 class AutoRecConfig(ModelConfig):
+    """``l2 = 200`` with a cosine-annealed 60 epochs: ml-100k u1..u5 mean RMSE 0.898."""
+
     hidden: int = 500
     orientation: Literal["item", "user"] = "item"
-    l2: float = 1.0
+    l2: float = 200.0
 
 
 class DeepAEConfig(ModelConfig):
@@ -85,6 +90,19 @@ class DeepAEConfig(ModelConfig):
     @classmethod
     def _parse_layers(cls, value: Any) -> Any:
         return EmbNetConfig._parse_layers(value)
+
+
+class BFMConfig(ModelConfig):
+    """Bayesian FM (:mod:`embrec.models.bfm`); ``width`` is set by the solver."""
+
+    rank: int = 16
+    burn_in: int = 100
+    implicit: bool = True
+    flipped: bool = True
+    side: bool = True
+    init_std: float = 0.1
+    width: int | None = None
+    fold_in_samples: int = 16
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,7 @@ MODELS: dict[str, ModelSpec] = {
             "dot product of user and item embeddings",
             MFConfig,
             lambda c, s, sparse: DotProduct(s, c.factors, resolve_y_range(c.y_range, s), sparse),
-            solvers=("torch",),
+            solvers=("sgd", "torch", "als"),
             train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 0.1, "batch_size": 1024},
         ),
         ModelSpec(
@@ -135,7 +153,7 @@ MODELS: dict[str, ModelSpec] = {
             lambda c, s, sparse: DotProductBias(
                 s, c.factors, resolve_y_range(c.y_range, s), sparse
             ),
-            solvers=("torch",),
+            solvers=("sgd", "torch", "als"),
             train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 0.1, "batch_size": 1024},
         ),
         ModelSpec(
@@ -145,17 +163,17 @@ MODELS: dict[str, ModelSpec] = {
             lambda c, s, sparse: EmbeddingNet(
                 s, c.user_factors, c.item_factors, c.layers, c.dropout, c.emb_dropout,
                 resolve_y_range(c.y_range, s) or (s.rating_low - 0.5, s.rating_high + 0.5),
-                sparse,
+                sparse, c.biases, c.dot_factors,
             ),
-            train_defaults={"epochs": 5, "lr": 3e-3, "weight_decay": 0.1, "batch_size": 1024},
+            train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 1.0, "batch_size": 1024},
         ),
         ModelSpec(
             "autorec",
             "AutoRec (Sedhain et al. 2015): one sigmoid hidden layer over matrix rows",
             AutoRecConfig,
             lambda c, s, sparse: AutoRec(s, c.hidden, c.orientation, c.l2),
-            train_defaults={"epochs": 100, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64,
-                            "schedule": "constant"},
+            train_defaults={"epochs": 60, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64,
+                            "schedule": "cosine"},
         ),
         ModelSpec(
             "deep-ae",
@@ -164,6 +182,17 @@ MODELS: dict[str, ModelSpec] = {
             lambda c, s, sparse: DeepAutoEncoder(s, c.layers, c.dropout, c.input_dropout),
             train_defaults={"epochs": 30, "lr": 1e-3, "weight_decay": 1e-5, "batch_size": 128,
                             "schedule": "constant"},
+        ),
+        ModelSpec(
+            "bfm",
+            "Bayesian factorisation machine by Gibbs sampling: ids, implicit feedback of "
+            "users and items, side information",
+            BFMConfig,
+            lambda c, s, sparse: BayesianFM(
+                s, c.width or default_width(s), c.rank, c.fold_in_samples
+            ),
+            solvers=("gibbs",),
+            train_defaults={"epochs": 400},
         ),
     ]
 }

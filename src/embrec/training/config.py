@@ -23,8 +23,10 @@ class TrainConfig(BaseModel):
         emb_l2: L2 on the embedding rows a batch used, added to the loss as
             ``emb_l2 · Σ‖used rows‖² / batch`` (the regulariser of SGD-trained MF).
         batch_size: ratings (pair models) or rows (row models) per step.
-        optimizer: ``adam``, ``adamw``, ``sgd``; ``sparse-adam`` keeps embedding
-            tables row-sparse so a step costs in proportion to the batch.
+        optimizer: ``adam``, ``adamw``, ``sgd``; ``sparse-adam`` (torch's
+            SparseAdam), ``lazy-adam`` and ``row-adagrad`` keep embedding tables
+            row-sparse so a step costs in proportion to the batch (see
+            :mod:`embrec.training.row_sparse`).
         schedule: ``constant``, ``one-cycle`` (fastai's ``fit_one_cycle``), ``cosine``.
         grad_clip: max gradient norm, or None.
         valid_fraction: share of the training ratings held out to monitor
@@ -42,7 +44,9 @@ class TrainConfig(BaseModel):
     weight_decay: float = 0.0
     emb_l2: float = 0.0
     batch_size: int = 1024
-    optimizer: Literal["adam", "adamw", "sgd", "sparse-adam"] = "adamw"
+    optimizer: Literal[
+        "adam", "adamw", "sgd", "sparse-adam", "lazy-adam", "row-adagrad"
+    ] = "adamw"
     schedule: Literal["constant", "one-cycle", "cosine"] = "one-cycle"
     grad_clip: float | None = None
     valid_fraction: float = 0.0

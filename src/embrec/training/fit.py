@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,9 +26,15 @@ from embrec.errors import ConfigError
 from embrec.models.baseline import solve_biases
 from embrec.models.registry import ModelConfig, ModelSpec, get_spec
 from embrec.predictor import Fallback
+from embrec.solvers.factorization import fit_als, fit_sgd
+from embrec.solvers.gibbs import fit_gibbs
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
 from embrec.training.history import EpochRecord, EpochTable, History
 from embrec.training.loop import Trainer, evaluate
+from embrec.training.optim import SPARSE_OPTIMIZERS
+
+if TYPE_CHECKING:
+    from embrec.training.distributed import Distributed
 
 
 def split_hyperparameters(
@@ -78,15 +84,18 @@ def fit(
     resume: bool = False,
     provenance: dict[str, Any] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    distributed: Distributed | None = None,
     **hyperparameters: Any,
 ) -> TrainedModel:
     """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
 
     Early stopping, when ``patience`` and ``valid_fraction`` are set, monitors a
-    part carved from ``train``, never ``valid``.
+    part carved from ``train``, never ``valid``. With ``distributed`` (from
+    :func:`~embrec.training.distributed.init_distributed`) this process trains
+    its rank's shard under DDP; ``batch_size`` stays the effective batch.
     """
     spec = get_spec(model)
-    solver = solver or spec.solvers[0]
+    solver = solver or ("torch" if distributed is not None else spec.solvers[0])
     if solver not in spec.solvers:
         raise ConfigError(
             f"model {spec.name!r} has no solver {solver!r}; choose one of {', '.join(spec.solvers)}"
@@ -97,7 +106,7 @@ def fit(
     np.random.seed(config.seed % (2**32))
     fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)
     fallback = Fallback.fit(fit_part)
-    fitter = SOLVERS[solver]
+    fitter = SOLVERS[solver] if distributed is None else distributed.fitter(solver)
     module, history, model_config = fitter(
         spec, model_config, config, fit_part, fallback,
         valid=valid, monitor=monitor, verbose=verbose,
@@ -140,7 +149,7 @@ def fit_torch(
     wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
 ) -> tuple[torch.nn.Module, History, ModelConfig]:
     """The PyTorch training loop (every model): see :mod:`embrec.training.loop`."""
-    sparse = config.optimizer == "sparse-adam"
+    sparse = config.optimizer in SPARSE_OPTIMIZERS
     module = spec.build(model_config, shape_of(train, fallback.global_mean), sparse)
     trainer = Trainer(
         module, config, train, fallback,
@@ -177,14 +186,34 @@ def fit_baseline_als(
     return module, History(), model_config
 
 
+def fit_closed_form(spec: ModelSpec, *args: Any, **kwargs: Any) -> tuple[
+    torch.nn.Module, History, ModelConfig
+]:
+    """The ``als`` solver: closed-form biases (``baseline``) or ALS factorisation (``mf*``)."""
+    if spec.name == "baseline":
+        return fit_baseline_als(spec, *args, **kwargs)
+    return fit_als(spec, *args, **kwargs)
+
+
 # A solver finds a model's parameters: ``solver(spec, model_config, train_config,
 # train, fallback, *, valid, monitor, verbose, checkpoint_dir, resume, on_epoch)``
 # returns ``(module, history, model_config)`` (the config as actually fitted).
 SolverFn = Callable[..., tuple[torch.nn.Module, History, ModelConfig]]
 SOLVERS: dict[str, SolverFn] = {
     "torch": fit_torch,
-    "als": fit_baseline_als,
+    "als": fit_closed_form,
+    "sgd": fit_sgd,
+    "gibbs": fit_gibbs,
 }
 
 # Training defaults per solver and model, applied over the model's own defaults.
-SOLVER_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {}
+SOLVER_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "sgd": {
+        "mf": {"epochs": 25, "lr": 0.03, "emb_l2": 0.07, "schedule": "cosine"},
+        "mf-bias": {"epochs": 25, "lr": 0.03, "emb_l2": 0.07, "schedule": "cosine"},
+    },
+    "als": {
+        "mf": {"epochs": 10, "emb_l2": 0.1},
+        "mf-bias": {"epochs": 10, "emb_l2": 0.1},
+    },
+}

@@ -198,6 +198,11 @@ class Trainer:
         state = load_checkpoint(self.checkpoint_dir)
         if state is None:
             return False
+        self.restore(state)
+        return True
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's state (as :meth:`_checkpoint_state` wrote it)."""
         self.module.load_state_dict(state["model"])
         self.optimizers.load_state_dict(state["optimizers"])
         torch.set_rng_state(state["rng"])
@@ -205,7 +210,6 @@ class Trainer:
         self._best_rmse = float(state["best_rmse"])
         self._best_state = state["best_state"]
         self._start_epoch = int(state["epoch"]) + 1
-        return True
 
     # -- the run --------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
 """Optimisers and learning-rate schedules, stepped together.
 
-With ``optimizer="sparse-adam"`` the embedding tables produce row-sparse
-gradients and are updated by ``torch.optim.SparseAdam`` (only the rows a batch
-touched move), the dense rest by AdamW. Schedules follow fastai's
+With ``optimizer="sparse-adam"``, ``"lazy-adam"`` or ``"row-adagrad"`` the
+embedding tables produce row-sparse gradients and are updated by
+``torch.optim.SparseAdam``, :class:`~embrec.training.row_sparse.LazyAdam` or
+:class:`~embrec.training.row_sparse.RowWiseAdagrad` (only the rows a batch
+touched move, so a step costs O(batch) whatever the table size), the dense
+rest by AdamW. Schedules follow fastai's
 ``fit_one_cycle``: the rate warms up over the first quarter of the steps from
 ``lr/25`` to ``lr`` and anneals (cosine) to ``lr/1e5`` while Adam's β1 moves
 0.95 → 0.85 → 0.95.
@@ -16,6 +19,10 @@ import torch
 from torch import nn
 
 from embrec.training.config import TrainConfig
+from embrec.training.row_sparse import LazyAdam, RowWiseAdagrad
+
+SPARSE_OPTIMIZERS = frozenset({"sparse-adam", "lazy-adam", "row-adagrad"})
+"""Optimiser choices that build embedding tables with ``sparse=True``."""
 
 
 class Optimizers:
@@ -69,8 +76,17 @@ def _dense_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.o
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
+def _sparse_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "lazy-adam":
+        return LazyAdam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "row-adagrad":
+        return RowWiseAdagrad(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SparseAdam(params, lr=config.lr)
+
+
 def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int) -> Any:
     if config.schedule == "one-cycle":
+        has_momentum = "betas" in optimizer.defaults or "momentum" in optimizer.defaults
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=config.lr,
@@ -80,7 +96,7 @@ def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps
             final_div_factor=1e5,
             base_momentum=0.85,
             max_momentum=0.95,
-            cycle_momentum=True,
+            cycle_momentum=has_momentum,
         )
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
@@ -96,7 +112,7 @@ def make_optimizers(module: nn.Module, config: TrainConfig, steps_per_epoch: int
     if dense:
         optimizers.append(_dense_optimizer(dense, config))
     if sparse:
-        optimizers.append(torch.optim.SparseAdam(sparse, lr=config.lr))
+        optimizers.append(_sparse_optimizer(sparse, config))
     total = config.epochs * steps_per_epoch
     schedulers = [s for s in (_schedule(o, config, total) for o in optimizers) if s is not None]
     return Optimizers(optimizers, schedulers)

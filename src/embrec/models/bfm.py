@@ -1,0 +1,147 @@
+"""Bayesian factorisation machine (``bfm``): the network that holds its posterior mean.
+
+The model (Rendle, "Factorization Machines", ICDM 2010) over the user row
+``x^U(u)`` and item row ``x^I(i)`` of :mod:`embrec.data.features`::
+
+    ŷ(x) = w0 + Σ_j w_j x_j + Σ_{j<l} <v_j, v_l> x_j x_l
+
+is fitted by Gibbs sampling (:mod:`embrec.solvers.gibbs`). With every feature
+in either the user or the item block, one sample ``s`` is a biased dot product::
+
+    ŷ_s(u, i) = w0_s + A_s(u) + B_s(i) + P_s(u) · Q_s(i)
+
+(``P_u = Σ_j x^U_j v_j``, ``A_u`` the user block's linear and inner pairwise
+terms; likewise ``Q_i``, ``B_i``). The prediction is the posterior mean over the
+kept samples ``s = 1..S``::
+
+    r̂(u, i) = (1/S) Σ_s ŷ_s(u, i) = μ + b_u + b_i + p_u · q_i
+
+with ``μ, b_u, b_i`` the sample means of ``w0, A, B`` and ``p_u · q_i`` the
+entries of ``M = (1/S) Σ_s P_s Q_sᵀ``, stored as its SVD ``M = U Σ Vᵀ`` with
+``p = U Σ^½`` and ``q = V Σ^½``, ``width`` columns (exact when the width is
+``min(n_users, n_items)``). So :class:`BayesianFM` is a plain dot-product-plus-
+biases network that rebuilds from ``(config, shape)`` like the others.
+
+Fold-in of a new user (:meth:`BayesianFM.fold_in`) uses ``T`` thinned samples
+kept as buffers. A new user with ratings ``r_i, i ∈ N`` has the implicit row
+``x_j = 1/sqrt(|N|)`` for ``j ∈ N`` (known from the ratings) and unknown id
+parameters ``θ = (w_u, v_u)``. In sample ``s``, with ``I = Σ_j x_j y_j`` (the
+``rated`` factors ``y_j``) the prediction is linear in θ::
+
+    ŷ_s(i) = o_i + w_u + v_u · (I + Q_i),
+    o_i = w0 + B_i + Σ_j x_j w^y_j + ½ (|I|² - Σ_j x_j² |y_j|²) + I · Q_i
+
+and the conditional posterior of θ under the sample's prior ``N(μ, Λ⁻¹)`` of the
+``user`` group and noise precision ``α`` is Gaussian with mean::
+
+    θ_s = (α Xᵀ X + Λ)⁻¹ (α Xᵀ (r - o) + Λ μ),   X_i = [1, I + Q_i]
+
+The fold-in scores are ``(1/T) Σ_s (o + X θ_s)`` over every item.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from embrec.models.base import DataShape, PairModel, rows
+
+MAX_WIDTH = 1024
+"""Widest stored posterior-mean factorisation (``width=None`` means min(n_users, n_items, this))."""
+
+
+def default_width(shape: DataShape) -> int:
+    return max(1, min(shape.n_users, shape.n_items, MAX_WIDTH))
+
+
+class BayesianFM(PairModel):
+    """``r̂(u, i) = μ + b_u + b_i + p_u · q_i``: the posterior mean of a Bayesian FM.
+
+    Buffers for fold-in (``T = fold_in_samples`` thinned samples, rank ``k``):
+    ``fold_offset (T, n_items)`` = ``w0 + B_i``, ``fold_item (T, n_items, k)`` =
+    ``Q_i``, ``fold_rated (T, n_items, k)`` and ``fold_rated_w (T, n_items)`` the
+    ``rated`` block's ``v_j, w_j``, ``fold_prior (T, 3 + 2k)`` =
+    ``[α, μ_w, λ_w, μ_v (k), λ_v (k)]`` of the ``user`` group.
+    """
+
+    def __init__(self, shape: DataShape, width: int, rank: int, fold_in_samples: int) -> None:
+        super().__init__()
+        self.n_items = shape.n_items
+        self.y_range = None
+        self.user_factors = nn.Embedding(shape.n_users, width)
+        self.item_factors = nn.Embedding(shape.n_items, width)
+        self.user_bias = nn.Embedding(shape.n_users, 1)
+        self.item_bias = nn.Embedding(shape.n_items, 1)
+        for table in (self.user_factors, self.item_factors, self.user_bias, self.item_bias):
+            nn.init.zeros_(table.weight)
+            table.weight.requires_grad_(False)
+        self.register_buffer("global_bias", torch.tensor(float(shape.global_mean)))
+        t, n = fold_in_samples, shape.n_items
+        self.register_buffer("fold_offset", torch.zeros(t, n))
+        self.register_buffer("fold_item", torch.zeros(t, n, rank))
+        self.register_buffer("fold_rated", torch.zeros(t, n, rank))
+        self.register_buffer("fold_rated_w", torch.zeros(t, n))
+        self.register_buffer("fold_prior", torch.zeros(t, 3 + 2 * rank))
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return (
+            (rows(self.user_factors, users) * rows(self.item_factors, items)).sum(dim=1)
+            + rows(self.user_bias, users).squeeze(1)
+            + rows(self.item_bias, items).squeeze(1)
+            + self.global_bias
+        )
+
+    def score_users(self, users: torch.Tensor) -> torch.Tensor:
+        return (
+            rows(self.user_factors, users) @ self.item_factors.weight.T
+            + rows(self.user_bias, users)
+            + self.item_bias.weight.T
+            + self.global_bias
+        )
+
+    @torch.no_grad()
+    def fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Posterior-mean scores ``(n_items,)`` of a new user known by ratings (see module doc)."""
+        n_samples = self.fold_offset.shape[0]
+        if n_samples == 0:
+            raise ValueError("this bfm was saved without fold-in samples (fold_in_samples=0)")
+        items = np.asarray(items, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        items, first = np.unique(items, return_index=True)
+        values = values[first]
+        rank = self.fold_item.shape[2]
+        total = np.zeros(self.n_items)
+        for s in range(n_samples):
+            Q = self.fold_item[s].double().numpy()
+            Y = self.fold_rated[s, items].double().numpy()
+            prior = self.fold_prior[s].double().numpy()
+            alpha, mu_w, lam_w = prior[0], prior[1], prior[2]
+            mu_v, lam_v = prior[3:3 + rank], prior[3 + rank:]
+            x = 1.0 / np.sqrt(len(items)) if len(items) else 0.0
+            implicit = x * Y.sum(axis=0)
+            constant = (x * float(self.fold_rated_w[s, items].double().sum())
+                        + 0.5 * (implicit @ implicit - x * x * float((Y * Y).sum())))
+            offsets = self.fold_offset[s].double().numpy() + constant + Q @ implicit
+            features = np.hstack([np.ones((self.n_items, 1)), Q + implicit])
+            mean = np.concatenate([[mu_w], mu_v])
+            precision = np.concatenate([[lam_w], lam_v])
+            X = features[items]
+            gram = alpha * X.T @ X + np.diag(precision)
+            theta = np.linalg.solve(gram, alpha * X.T @ (values - offsets[items])
+                                    + precision * mean)
+            total += offsets + features @ theta
+        return (total / n_samples).astype(np.float32)
+
+
+class BFMFoldIn:
+    """Fold-in of a new user into a trained ``bfm`` (the protocol of ``embrec.recommend``)."""
+
+    description = "fold-in: Bayesian posterior of a new user's id factors, implicit row known (bfm)"
+
+    def __init__(self, module: BayesianFM) -> None:
+        self.module = module
+
+    def scores(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Unclipped predicted ratings ``(n_items,)``."""
+        return self.module.fold_in(items, values)

@@ -1,0 +1,77 @@
+"""Presets: they resolve to valid configurations, conflicts are refused, runs record them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from embrec.bundle import load
+from embrec.cli import main
+from embrec.data.datasets import load_dataset
+from embrec.data.splits import make_split
+from embrec.errors import ConfigError
+from embrec.models.registry import get_spec
+from embrec.presets import PRESETS, apply_preset, fit_preset, get_preset
+from embrec.training.fit import split_hyperparameters
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_names_a_model_its_solver_and_valid_hyperparameters(name):
+    preset = get_preset(name)
+    spec = get_spec(preset.model)
+    assert preset.solver in spec.solvers
+    model_config, train_config = split_hyperparameters(spec, preset.hyperparameters, preset.solver)
+    for key, value in preset.hyperparameters.items():
+        source = model_config if key in spec.config_cls.model_fields else train_config
+        assert getattr(source, key) == value
+    assert preset.to_json()["model"] == preset.model and name in preset.describe()
+
+
+def test_fast_and_best_exist_and_best_is_the_bayesian_fm():
+    assert {"fast", "best"} <= set(PRESETS)
+    assert get_preset("best").model == "bfm"
+
+
+def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():
+    with pytest.raises(ConfigError, match="unknown preset 'quick'; choose one of"):
+        get_preset("quick")
+    with pytest.raises(ConfigError, match="drop --model"):
+        apply_preset("best", {}, model="mf")
+
+
+def test_flags_override_the_presets_hyperparameters():
+    _, hyper = apply_preset("best", {"epochs": 20})
+    assert hyper["epochs"] == 20 and hyper["rank"] == get_preset("best").hyperparameters["rank"]
+
+
+@pytest.mark.realdata
+def test_fit_preset_records_the_preset_in_the_bundle(data_dir, tmp_path):
+    split = make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)
+    trained = fit_preset(split.train, "fast", valid=split.test, epochs=3)
+    assert trained.name == get_preset("fast").model
+    assert trained.provenance["preset"]["name"] == "fast"
+    again = load(trained.save(tmp_path / "fast"))
+    assert again.provenance["preset"]["solver"] == get_preset("fast").solver
+    assert again.train_config["epochs"] == 3
+
+
+@pytest.mark.realdata
+def test_train_and_cv_take_preset(data_dir, tmp_path, capsys):
+    out = tmp_path / "model"
+    code = main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
+                 "--preset", "fast", "--epochs", "2", "--out", str(out), "--json"])
+    stdout = capsys.readouterr().out
+    assert code == 0 and stdout.startswith("preset fast:")
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert manifest["data"]["preset"]["name"] == "fast"
+    assert manifest["model"]["name"] == get_preset("fast").model
+    code = main(["cv", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--folds", "u1",
+                 "--preset", "fast", "--epochs", "2", "--no-baseline", "--workers", "1",
+                 "--json"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and summary["preset"]["name"] == "fast"
+    assert summary["model"] == get_preset("fast").model
+    code = main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
+                 "--preset", "best", "--model", "mf", "--out", str(tmp_path / "x")])
+    assert code == 2 and "drop --model" in capsys.readouterr().err
