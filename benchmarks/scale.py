@@ -303,12 +303,12 @@ def run_train(args: argparse.Namespace) -> None:
             rows.append([f"{done['n']:,}", f"{done['users']:,}", f"{done['items']:,}", optimizer,
                          done["ratings_per_second"], 1e9 / done["ratings_per_second"],
                          done["epoch_seconds"], f"{done['batches']}/{done['of']}",
-                         done["peak_rss_mb"],
+                         done["data_rss_mb"], done["peak_rss_mb"],
                          f"{done['loss_first']:.2f} -> {done['loss_last']:.2f}"])
             print(" | ".join(str(v) for v in rows[-1]), flush=True)
     table(f"mf-bias, 64 factors, batch {args.batch_size}, {args.threads} threads ({machine()})",
           ["ratings", "users", "items", "optimizer", "ratings/s", "ns/rating", "s/epoch",
-           "batches timed", "peak RSS MB", "batch loss"], rows)
+           "batches timed", "RSS with data MB", "peak RSS MB", "batch loss"], rows)
 
 
 # -- autoencoders -------------------------------------------------------------------------------

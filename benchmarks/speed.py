@@ -1,7 +1,7 @@
 """Speed of the factorisation solvers: throughput, ml-100k accuracy and time, peers.
 
     .venv/bin/python benchmarks/speed.py                   # every table, a few minutes
-    .venv/bin/python benchmarks/speed.py --skip-torch --skip-peers --repeats 3
+    .venv/bin/python benchmarks/speed.py --tables compiled,folds --skip-10m --repeats 5
 
 Tables:
 
@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 PEERS_PYTHON = HERE / "peers" / ".venv" / "bin" / "python"
 SHAPES = {"1m": (6_040, 3_706, 1_000_209), "10m": (70_000, 10_000, 10_000_000)}
 FACTORS = 64
+TABLES = ("jit", "compiled", "folds", "torch", "peers")
 
 
 # -- data ---------------------------------------------------------------------------
@@ -187,6 +188,11 @@ def median_job(job: dict[str, Any], repeats: int, env: dict[str, str] | None = N
     }
 
 
+def _grown(result: dict[str, Any]) -> str:
+    """Peak memory the fit added over the process with its data loaded."""
+    return f"{result.get('peak_mib', 0) - result.get('data_peak_mib', 0):.0f}"
+
+
 def rate(value: float | None) -> str:
     return "-" if value is None else f"{value / 1e6:,.2f}M"
 
@@ -219,10 +225,11 @@ def compiled_table(files: dict[str, str], repeats: int) -> dict[str, float]:
         rates[f"{data}/{model}/{solver}/{threads}"] = r.get("ratings_per_second", 0.0)
         rows.append([data, model, solver, threads, epochs, rate(r.get("ratings_per_second")),
                      f"{r.get('fit_s', 0):.2f}", f"{r.get('peak_mib', 0):.0f}",
+                     f"{r.get('peak_mib', 0) - r.get('data_peak_mib', 0):.0f}",
                      r.get("error", "")])
     print_table(f"compiled solvers, {FACTORS} factors (median over epochs and {repeats} runs)",
                 ["data", "model", "solver", "threads", "epochs", "ratings/s", "fit s",
-                 "peak MiB", "error"], rows)
+                 "peak MiB", "fit +MiB", "error"], rows)
     for threads in (1, 2):
         small = rates.get(f"1m/mf-bias/sgd/{threads}")
         large = rates.get(f"10m/mf-bias/sgd/{threads}")
@@ -254,22 +261,23 @@ def torch_table(files: dict[str, str]) -> None:
             if value > best_rate:
                 best, best_rate = options, value
             rows.append(["1m", optimizer, batch, rate(value), f"{r.get('peak_mib', 0):.0f}",
-                         r.get("error", "")])
+                         _grown(r), r.get("error", "")])
     if best is not None:
         r = run_worker({"kind": "fit", "data": files["1m"], "model": "mf-bias",
                         "solver": "torch", "options": {**best, "threads": 1}})
         rows.append(["1m", best["optimizer"], f"{best['batch_size']} (1 thread)",
                      rate(r.get("ratings_per_second")), f"{r.get('peak_mib', 0):.0f}",
-                     r.get("error", "")])
+                     _grown(r), r.get("error", "")])
     large = 0.0
     if best is not None and "10m" in files:
         r = run_worker({"kind": "fit", "data": files["10m"], "model": "mf-bias",
                         "solver": "torch", "options": best})
         large = r.get("ratings_per_second", 0.0)
         rows.append(["10m", best["optimizer"], best["batch_size"], rate(large),
-                     f"{r.get('peak_mib', 0):.0f}", r.get("error", "")])
+                     f"{r.get('peak_mib', 0):.0f}", _grown(r), r.get("error", "")])
     print_table(f"PyTorch loop, mf-bias, {FACTORS} factors, one epoch",
-                ["data", "optimizer", "batch", "ratings/s", "peak MiB", "error"], rows)
+                ["data", "optimizer", "batch", "ratings/s", "peak MiB", "fit +MiB", "error"],
+                rows)
     if large:
         print(f"torch best setting: cost per rating 10M / 1M = {best_rate / large:.2f}x")
 
@@ -335,8 +343,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip-torch", action="store_true")
-    parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--tables", default=",".join(TABLES),
+                        help=f"comma-separated subset of {','.join(TABLES)}")
     parser.add_argument("--skip-10m", action="store_true")
     parser.add_argument("--worker")
     args = parser.parse_args()
@@ -352,12 +360,15 @@ def main() -> None:
             files[name] = str(Path(folder) / f"synthetic-{name}.npz")
             np.savez(files[name], **synthetic_arrays(name))
             print(f"synthetic {name}: {SHAPES[name]} made in {time.perf_counter() - started:.1f}s")
-        jit_table(files["1m"])
-        ours = compiled_table(files, args.repeats)
-        folds_table(args.data_dir, args.skip_torch, args.repeats)
-        if not args.skip_torch:
+        tables = set(args.tables.split(","))
+        if "jit" in tables:
+            jit_table(files["1m"])
+        ours = compiled_table(files, args.repeats) if "compiled" in tables else {}
+        if "folds" in tables:
+            folds_table(args.data_dir, "torch" not in tables, args.repeats)
+        if "torch" in tables:
             torch_table(files)
-        if not args.skip_peers:
+        if "peers" in tables:
             peers_table(files, args.data_dir, ours)
 
 

@@ -29,7 +29,7 @@ def test_train_prints_the_epoch_table_and_a_json_summary(data_dir, tmp_path, cap
     out = tmp_path / "model"
     code, stdout, _ = run_cli(
         ["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
-         "--model", "mf-bias", "--epochs", "3", "--out", str(out), "--json"],
+         "--model", "mf-bias", "--solver", "torch", "--epochs", "3", "--out", str(out), "--json"],
         capsys,
     )
     assert code == 0
@@ -44,7 +44,8 @@ def test_train_prints_the_epoch_table_and_a_json_summary(data_dir, tmp_path, cap
 def test_a_diverging_learning_rate_exits_2_with_one_line(data_dir, tmp_path, capsys):
     code, _, stderr = run_cli(
         ["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
-         "--model", "mf", "--lr", "1e12", "--optimizer", "sgd", "--schedule", "constant",
+         "--model", "mf", "--solver", "torch", "--lr", "1e12", "--optimizer", "sgd",
+         "--schedule", "constant",
          "--out", str(tmp_path / "m")],
         capsys,
     )

@@ -33,8 +33,10 @@ def test_baseline_on_u1_is_the_known_figure(baseline_u1):
 @pytest.mark.parametrize(
     ("model", "options", "margin"),
     [
-        ("mf-bias", {"factors": 50, "epochs": 5}, 0.03),
-        ("mf", {"factors": 50, "epochs": 5}, 0.0),
+        ("mf-bias", {"factors": 50, "epochs": 5, "solver": "torch"}, 0.03),
+        ("mf", {"factors": 50, "epochs": 5, "solver": "torch"}, 0.0),
+        ("mf-bias", {}, 0.04),
+        ("mf", {}, 0.04),
         ("embnet", {"epochs": 4}, 0.01),
     ],
 )
@@ -57,9 +59,9 @@ def test_deep_autoencoder_trains_and_predicts_finite_ratings(u1):
 
 
 def test_same_seed_gives_the_same_numbers(u1):
-    first = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=3, threads=1)
-    second = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=3, threads=1)
-    other = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=4, threads=1)
+    first = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=3, threads=1, solver="torch")
+    second = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=3, threads=1, solver="torch")
+    other = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=4, threads=1, solver="torch")
     assert first.metrics["valid_rmse"] == second.metrics["valid_rmse"]
     assert first.metrics["valid_rmse"] != other.metrics["valid_rmse"]
 
@@ -71,7 +73,7 @@ def test_a_diverging_learning_rate_stops_with_a_message_naming_the_epoch(u1):
 
 def test_early_stopping_monitors_a_carve_out_of_train_never_the_test_set(u1):
     trained = fit(
-        u1.train, "mf-bias", valid=u1.test, epochs=30, lr=3e-2, schedule="constant",
+        u1.train, "mf-bias", valid=u1.test, epochs=30, lr=3e-2, schedule="constant", solver="torch",
         weight_decay=0.0, valid_fraction=0.1, patience=2,
     )
     history = trained.history

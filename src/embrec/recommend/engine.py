@@ -10,7 +10,9 @@ recommendation goes through the same steps::
 Only the scoring step differs: a known user is scored by the trained network
 (``predictor.score_users``), a new user by folding their ratings into the frozen
 network (:mod:`embrec.recommend.foldin`), a user with no ratings by the cold-start
-rule (:mod:`embrec.recommend.coldstart`).
+rule (:mod:`embrec.recommend.coldstart`). Items without training ratings get the
+fallback baseline in every case (``μ + b_u + b_i``; for a new user
+``b_u = Σ (r_i - μ - b_i) / (λ_u + k)``), as the predictor gives known users.
 
 Explanations ("because you rated X highly"): for recommended item j, the items
 of the history rated at or above the user's mean rating, ranked by the cosine
@@ -42,6 +44,8 @@ KNOWN_USER = "known user"
 KNOWN_WITHOUT_RATINGS = "known user without training ratings: baseline"
 EXPLAIN_PER_ITEM = 2
 EXPLAIN_MIN_RATINGS = 5
+FALLBACK_REG_USER = 15.0
+"""λ_u of the fallback baseline (``Fallback.fit``), for a new user's fallback bias."""
 CACHED_MODELS = 4
 
 
@@ -183,7 +187,7 @@ class Recommender:
         if cold.any():
             fallback = self.model.fallback
             residual = query.values - fallback.global_mean - fallback.item_bias[query.items]
-            user_bias = residual.sum() / (15.0 + len(residual))
+            user_bias = residual.sum() / (FALLBACK_REG_USER + len(residual))
             predicted[cold] = fallback.global_mean + user_bias + fallback.item_bias[cold]
         return predicted, predicted, self.fold_in.description
 

@@ -15,6 +15,11 @@ parameters θ up to an output link ``f``::
               (item-based: h_i = σ(V r_i + b) is item i's hidden code, and the output for
               user u on item i is W_u · h_i + c_u, so a new user is a new decoder row)
 
+(μ is the network's fixed offset: the global mean, or 0 behind a sigmoid range.)
+For item-based AutoRec the new user's ratings do not enter the items' codes: the
+encoder has no input weight for a new column, which is the same as a zero one, so
+the codes h_i of the training rows are used as they are.
+
 θ is the MAP estimate under a Gaussian prior fitted to the known users
 (empirical Bayes: ``m`` and ``S`` are the mean and covariance of the trained
 users' θ) and Gaussian rating noise with the model's training MSE ``σ²``::

@@ -335,7 +335,8 @@ def fit_gibbs(
     """Fit a ``bfm`` by Gibbs sampling: ``config.epochs`` sweeps, the first ``burn_in`` dropped.
 
     Of the training options only ``epochs`` (sweeps) and ``seed`` apply; the
-    kernels run on one core, and there are no checkpoints (``resume`` is ignored). The returned config carries the fitted ``width``
+    kernels run on one core, and there are no checkpoints (``resume`` is ignored).
+    The returned config carries the fitted ``width``
     and ``fold_in_samples``, which the bundle needs to rebuild the network.
     """
     if spec.name != "bfm":

@@ -85,6 +85,10 @@ def _sparse_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.
 
 
 def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int) -> Any:
+    if config.schedule == "one-cycle" and total_steps < 8:
+        # Too few steps for a warm-up phase (OneCycleLR divides by its length):
+        # anneal from the peak instead.
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
     if config.schedule == "one-cycle":
         has_momentum = "betas" in optimizer.defaults or "momentum" in optimizer.defaults
         return torch.optim.lr_scheduler.OneCycleLR(
