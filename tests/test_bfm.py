@@ -102,3 +102,14 @@ def test_fold_in_predicts_a_new_users_held_out_ratings(trained, u1):
 def test_gibbs_refuses_a_burn_in_as_long_as_the_chain(u1):
     with pytest.raises(ConfigError, match="burn_in"):
         fit(u1.train, "bfm", epochs=5, burn_in=5)
+
+
+def test_without_room_for_the_dense_mean_thinned_samples_are_stacked(u1, monkeypatch):
+    from embrec.solvers import gibbs, gibbs_posterior
+
+    monkeypatch.setattr(gibbs, "DENSE_LIMIT", 0)
+    monkeypatch.setattr(gibbs_posterior, "DENSE_LIMIT", 0)
+    model = fit(u1.train, "bfm", valid=u1.test, rank=4, epochs=12, burn_in=4, width=16, seed=0)
+    assert model.model_config.width == 16
+    assert model.module.user_factors.weight.shape[1] == 16
+    assert model.metrics["valid_rmse"] < 0.95

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from embrec.errors import ModelError
 from embrec.models.base import DataShape, PairModel, rows
 
 MAX_WIDTH = 1024
@@ -105,7 +106,10 @@ class BayesianFM(PairModel):
         """Posterior-mean scores ``(n_items,)`` of a new user known by ratings (see module doc)."""
         n_samples = self.fold_offset.shape[0]
         if n_samples == 0:
-            raise ValueError("this bfm was saved without fold-in samples (fold_in_samples=0)")
+            raise ModelError(
+                "this bfm keeps no fold-in samples (fold_in_samples=0); retrain it with "
+                "fold_in_samples > 0 to fold in new users"
+            )
         items = np.asarray(items, dtype=np.int64)
         values = np.asarray(values, dtype=np.float64)
         items, first = np.unique(items, return_index=True)
