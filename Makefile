@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/embrec data info ml-100k
 	$(BIN)/embrec train --dataset ml-100k --split u1 --model mf-bias --out runs/demo-mf-bias
+	$(BIN)/embrec recommend runs/demo-mf-bias --user 1 -n 10
+	$(BIN)/embrec recommend runs/demo-mf-bias -n 10 \
+		--rate "Star Wars (1977)=5" --rate "Fargo (1996)=5" --rate "Pulp Fiction (1994)=5" \
+		--rate "Toy Story (1995)=4" --rate "Titanic (1997)=2"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
