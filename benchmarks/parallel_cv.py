@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/parallel_cv.py --data-dir /work/shared/data --repeats 3
 
-Cross-validates mf-bias and embnet (their default hyperparameters) on the
+Cross-validates mf-bias (its default compiled SGD solver, and the PyTorch loop:
+``mf-bias:torch``) and embnet with their default hyperparameters on the
 official ml-100k folds u1..u5 both ways, the two layouts interleaved run by run,
 and prints the median wall time over the repeats (pool start-up included), the
 median time per fold and the mean test RMSE (equal up to float rounding: the work
@@ -23,14 +24,16 @@ from rich.table import Table
 
 from embrec.data.datasets import load_source
 from embrec.evaluation.crossval import cross_validate
-from embrec.evaluation.parallel import cpu_count, default_workers
+from embrec.evaluation.parallel import FoldTask, cpu_count, default_workers, solver_of
 
 
-def measure(ratings, model: str, workers: int, threads: int, data_dir: Path | None) -> dict:
+def measure(ratings, entry: str, workers: int, threads: int, data_dir: Path | None) -> dict:
+    model, _, solver = entry.partition(":")
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = cross_validate(
-        ratings, model, "official", data_dir=data_dir, workers=workers, threads=threads
+        ratings, model, "official", data_dir=data_dir, workers=workers, solver=solver or None,
+        threads=threads,
     )
     wall = time.perf_counter() - start
     return {
@@ -45,7 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--models", default="mf-bias,embnet")
+    parser.add_argument("--models", default="mf-bias,mf-bias:torch,embnet",
+                        help="MODEL or MODEL:SOLVER, comma separated")
     args = parser.parse_args()
 
     cores = cpu_count()
@@ -78,7 +82,11 @@ def main() -> None:
             " ".join(f"{r['load'][0]:.1f}/{r['load'][1]:.1f}" for r in measured),
         )
     Console(width=160).print(table)
-    print(f"default for 5 folds: workers={default_workers(5)}")
+    for entry in models:
+        model, _, solver = entry.partition(":")
+        tasks = [FoldTask(model, {}, solver or None, f"u{k}") for k in range(1, 6)]
+        print(f"{entry}: workers=None picks workers={default_workers(tasks)} "
+              f"(solver {solver_of(tasks[0])})")
 
 
 if __name__ == "__main__":

@@ -117,3 +117,18 @@ def test_cv_json_last_line(data_dir, capsys, tmp_path):
     assert payload["rmse_std"] > 0 and payload["mae_mean"] > 0
     assert payload["dataset"]["fingerprint"] and payload["config"]
     assert CVResult.load(tmp_path / "cv.json").splits == payload["splits"]
+
+
+def test_default_workers_follow_the_solver(monkeypatch):
+    from embrec.evaluation import parallel
+
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
+    folds = [f"u{k}" for k in range(1, 6)]
+    torch_tasks = [parallel.FoldTask("embnet", {}, None, f) for f in folds]
+    compiled = [parallel.FoldTask("baseline", {}, None, f) for f in folds]
+    assert parallel.default_workers(torch_tasks) == 2
+    assert parallel.default_workers(torch_tasks[:1]) == 1
+    assert parallel.default_workers(compiled) == 1
+    assert parallel.resolve_workers(3, compiled) == 3
+    with pytest.raises(ConfigError, match="at least 1"):
+        parallel.resolve_workers(0, compiled)

@@ -59,7 +59,7 @@ class FoldResult:
         predict_seconds: wall time to predict the test fold.
         seconds: wall time of the whole fold (split, fit, predict, metrics).
         n_train, n_test, cold_test_ratings: sizes of the split.
-        config: the fitted model and training config (without ``threads``).
+        config: the fitted model and training config and the solver (without ``threads``).
         history: the epoch history (:meth:`History.to_json`): train loss and
             test-fold loss and RMSE per epoch.
         activity: RMSE per user-activity bucket (:func:`rmse_by_activity`) as records.
@@ -117,7 +117,8 @@ def run_fold(ratings: Ratings, split: Split, task: FoldTask) -> FoldResult:
                 popularity_scorer(split.train), split.train, split.test, **evaluate
             ).to_dict(),
         }
-    config = {**trained.model_config.model_dump(mode="json"), **trained.train_config}
+    config = {**trained.model_config.model_dump(mode="json"), **trained.train_config,
+              "solver": trained.solver}
     config.pop("threads", None)
     return FoldResult(
         fold=split.name,
@@ -375,7 +376,7 @@ def cross_validate(
     folds_text = folds if isinstance(folds, (str, int)) else ",".join(map(str, folds))
     start = time.perf_counter()
     done: dict[int, FoldResult] = {}
-    used_workers = resolve_workers(workers, len(tasks))
+    used_workers = resolve_workers(workers, tasks)
     for index, result in run_tasks(
         ratings, tasks, data_dir=data_dir, seed=seed, workers=used_workers
     ):
@@ -387,7 +388,8 @@ def cross_validate(
     def assemble(name: str, asked: dict[str, Any], chosen_solver: str | None) -> CVResult:
         results = [done[i] for i, t in enumerate(tasks) if t.model == name]
         return CVResult(
-            model=name, solver=chosen_solver, folds=results, splits=names,
+            model=name, solver=results[0].config.get("solver", chosen_solver) if results
+            else chosen_solver, folds=results, splits=names,
             folds_spec=str(folds_text), seed=seed, hyperparameters=asked,
             config=results[0].config if results else {},
             dataset=ratings.describe_source(), workers=used_workers, wall_seconds=wall,

@@ -9,10 +9,9 @@ thread. The ratings travel to each worker once, when it starts; every worker
 draws its splits from the same specs and seed, so a fold is the same rows in
 every process.
 
-Measured on ml-100k, official folds u1..u5, 2 cores (``benchmarks/parallel_cv.py``):
-two single-threaded workers beat one process with two threads for both mf-bias
-and embnet, because small embedding models do not scale across intra-op threads
-(see :func:`default_workers`).
+Which is faster depends on the solver (:func:`default_workers`, measured with
+``benchmarks/parallel_cv.py``): workers for the PyTorch loop, one process for
+the compiled solvers.
 """
 
 from __future__ import annotations
@@ -71,14 +70,32 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def default_workers(n_tasks: int) -> int:
-    """Worker processes for ``n_tasks`` fits: one per core, at most one per task.
+def solver_of(task: FoldTask) -> str:
+    """The solver that will fit a task: the one asked for, else the model's default."""
+    from embrec.models.registry import get_spec
 
-    Measured with ``benchmarks/parallel_cv.py``: on two cores, two workers with
-    one thread each finish the five official ml-100k folds faster than one
-    process with two threads, for mf-bias and for embnet.
+    return task.solver or get_spec(task.model).solvers[0]
+
+
+def default_workers(tasks: Sequence[FoldTask]) -> int:
+    """Worker processes for ``tasks`` when none are asked for.
+
+    One per core (at most one per task) when a task is fitted by the PyTorch
+    loop, else 1. Measured with ``benchmarks/parallel_cv.py`` (ml-100k, official
+    folds u1..u5, 2 cores, median wall seconds, one process x 2 threads vs 2
+    workers x 1 thread): on an idle machine embnet 11.1 vs 8.5, mf-bias with
+    the torch solver 2.1 vs 2.5, mf-bias with its compiled SGD 0.6 vs 2.0. With
+    the cores shared with other work (load average 8 to 10) a two-threaded
+    torch process stalls at every intra-op barrier: embnet 772 vs 25, and one
+    mf-bias torch fit on u1 took 10 to 191 s on two threads against 1.3 to 3.4 s
+    on one. So torch fits go to single-threaded workers (a few tenths
+    of a second lost on small torch models when the machine is idle), and the
+    compiled solvers, whose folds take less time than a worker takes to start,
+    stay in one process.
     """
-    return max(1, min(cpu_count(), n_tasks))
+    if not any(solver_of(task) == "torch" for task in tasks):
+        return 1
+    return max(1, min(cpu_count(), len(tasks)))
 
 
 class SplitCache:
@@ -132,13 +149,13 @@ def pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def resolve_workers(workers: int | None, n_tasks: int) -> int:
+def resolve_workers(workers: int | None, tasks: Sequence[FoldTask]) -> int:
     """The worker processes to use: ``workers`` (at most one per task), or the default."""
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, not {workers}")
     if workers is None:
-        return default_workers(n_tasks)
-    return max(1, min(workers, n_tasks))
+        return default_workers(tasks)
+    return max(1, min(workers, len(tasks)))
 
 
 def run_tasks(
@@ -159,7 +176,7 @@ def run_tasks(
 
     if not tasks:
         return
-    count = resolve_workers(workers, len(tasks))
+    count = resolve_workers(workers, tasks)
     if count == 1:
         splits = SplitCache(ratings, data_dir, seed)
         for index, task in enumerate(tasks):

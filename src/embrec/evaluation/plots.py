@@ -74,10 +74,11 @@ def plot_learning_curves(folds: Sequence[FoldResult], path: str | Path, title: s
     for ax, fold in zip(axes.flat, with_epochs):
         epochs = fold.history["epochs"]
         x = [e["epoch"] for e in epochs]
-        ax.plot(x, [e["train_loss"] for e in epochs], "o-", label="train loss")
+        size = 6 if len(x) <= 12 else 3
+        ax.plot(x, [e["train_loss"] for e in epochs], "o-", markersize=size, label="train loss")
         valid = [e["valid_loss"] for e in epochs]
         if any(v is not None for v in valid):
-            ax.plot(x, [np.nan if v is None else v for v in valid], "s-",
+            ax.plot(x, [np.nan if v is None else v for v in valid], "s-", markersize=size,
                     label="test-fold loss")
         best = fold.history.get("best_epoch")
         if best is not None:
