@@ -10,7 +10,8 @@ from torch import nn
 from embrec.data.datasets import load_dataset
 from embrec.data.splits import make_split
 from embrec.training.fit import fit
-from embrec.training.row_sparse import LazyAdam, RowWiseAdagrad, row_gradient
+from embrec.training.row_kernels import row_adagrad_step
+from embrec.training.row_sparse import LazyAdam, RowWiseAdagrad, Scratch
 
 
 def sparse_step(table: nn.Embedding, ids: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
@@ -30,13 +31,17 @@ def twin_tables(n: int = 50, k: int = 4) -> tuple[nn.Embedding, nn.Embedding]:
 
 
 def test_repeated_rows_have_their_gradients_summed():
-    grad = torch.sparse_coo_tensor(
-        torch.tensor([[3, 1, 3, 3]]), torch.tensor([[1.0], [2.0], [4.0], [8.0]]), (5, 1),
-        check_invariants=True,
-    )
-    rows, summed = row_gradient(grad)
-    as_dict = {int(r): float(v) for r, v in zip(rows, summed[:, 0])}
-    assert as_dict == {3: 13.0, 1: 2.0}
+    # Row-wise Adagrad with lr 1 from a zero accumulator moves a row by
+    # -g_r / |g_r| (k = 1): the sign of its summed gradient, once per row.
+    table = np.zeros((5, 1), dtype=np.float32)
+    accumulator = np.zeros(5, dtype=np.float32)
+    work = Scratch(5)
+    ids = np.array([3, 1, 3, 3], dtype=np.int64)
+    grads = np.array([[1.0], [2.0], [4.0], [-8.0]], dtype=np.float32)
+    row_adagrad_step(table, accumulator, ids, grads, *work.arrays(grads), 1.0, 0.0, 0.0)
+    assert accumulator.tolist() == [0.0, 4.0, 0.0, 9.0, 0.0]  # (2)², (1 + 4 - 8)²
+    np.testing.assert_allclose(table[:, 0], [0.0, -1.0, 0.0, 1.0, 0.0])
+    assert (work.slot_of == -1).all()
 
 
 @pytest.mark.parametrize("optimizer_cls", [LazyAdam, RowWiseAdagrad])
