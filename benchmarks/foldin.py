@@ -18,10 +18,15 @@ Latency. A model trained on all of ml-100k is saved as a bundle and loaded; then
 the median (and 90th percentile) wall time of ``recommend_for_ratings(model,
 ratings, n=10)`` over 100 calls, each with 10 ratings of a different user given by
 raw item id. The first call, which builds the caches (item space, population
-prior, training noise), is reported apart. Top-10 for every known user by
-``recommend_many`` is timed on ml-100k and on a synthetic set of 100,000 users.
+prior, training noise), is reported apart. Torch and BLAS run ``--threads``
+threads (default 1: one request per worker; a multi-threaded BLAS on a busy
+machine makes these small products many times slower). Top-10 for every known
+user by ``recommend_many`` is timed on ml-100k and on a synthetic set of 100,000
+users.
 
-Results go to a JSON file with the config, seed, split and data fingerprint.
+Results go to a JSON file with the config, seed, split and data fingerprint;
+``--update`` keeps what an existing file has that a run does not redo (skipped
+sections, quality rows of other models).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 from embrec.bundle import load
 from embrec.data.datasets import load_dataset
@@ -197,8 +203,8 @@ def print_tables(results: dict[str, Any], console: Console) -> None:
                       f"{row['gap_to_trained_in']:+.4f}")
     if results.get("quality"):
         console.print(table)
-    threads = results["config"]["threads"]
-    table = Table(title=f"Fold-in + top-10 latency (ms, {threads} torch thread(s))")
+    threads = results.get("latency_environment", {}).get("torch_threads", "?")
+    table = Table(title=f"Fold-in + top-10 latency (ms, {threads} torch and BLAS thread(s))")
     for column in ("model", "median", "p90", "first call", "top-10 for all users (s)"):
         table.add_column(column, justify="right" if column != "model" else "left")
     for row in results.get("latency", []):
@@ -212,6 +218,16 @@ def print_tables(results: dict[str, Any], console: Console) -> None:
                       f"(mf-bias): {s['seconds']:.2f} s ({s['users_per_second']:,.0f} users/s)")
 
 
+def environment(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0], "torch": torch.__version__,
+        "machine": platform.machine(), "cpus": os.cpu_count(),
+        "torch_threads": args.threads, "blas_threads": args.threads,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("EMBREC_DATA_DIR"))
@@ -221,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ks", default="5,10,20")
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch and BLAS threads (one request per worker)")
     parser.add_argument("--synthetic-users", type=int, default=100_000)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--update", action="store_true",
+                        help="keep what an existing --out file has that this run does not redo")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/foldin.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -233,27 +252,34 @@ def main(argv: list[str] | None = None) -> int:
     ratings = load_dataset("ml-100k", data_dir=args.data_dir)
     ks = [int(k) for k in args.ks.split(",")]
     protocol = Protocol(ratings, args.held_out, ks, args.seed)
-    results: dict[str, Any] = {
-        "config": {
-            "dataset": "ml-100k", "fingerprint": ratings.fingerprint(), "seed": args.seed,
-            "held_out_users": args.held_out, "min_ratings": MIN_RATINGS, "ks": ks,
-            "split": f"hold out {args.held_out} users; fold in the first k of a seeded "
-                     f"permutation of their ratings; evaluate on positions >= {max(ks)}",
-            "train_fingerprint": protocol.train.fingerprint(), "models": args.models.split(","),
-            "threads": args.threads, "calls": args.calls,
-        },
-        "environment": {
-            "python": sys.version.split()[0], "torch": torch.__version__,
-            "machine": platform.machine(), "cpus": os.cpu_count(),
-            "load_average": list(os.getloadavg()),
-        },
+    results: dict[str, Any] = {}
+    if args.update and args.out.is_file():
+        results = json.loads(args.out.read_text(encoding="utf-8"))
+    results["config"] = {
+        "dataset": "ml-100k", "fingerprint": ratings.fingerprint(), "seed": args.seed,
+        "held_out_users": args.held_out, "min_ratings": MIN_RATINGS, "ks": ks,
+        "split": f"hold out {args.held_out} users; fold in the first k of a seeded "
+                 f"permutation of their ratings; evaluate on positions >= {max(ks)}",
+        "train_fingerprint": protocol.train.fingerprint(), "threads": args.threads,
     }
-    if not args.skip_quality:
-        results["quality"] = quality(protocol, args.models.split(","), console)
-    if not args.skip_latency:
-        results["latency"] = latency(ratings, args.latency_models.split(","), args.calls, args.seed)
-    if not args.skip_batch:
-        results["synthetic"] = synthetic_batch(args.synthetic_users, 1682, 2_000_000, args.seed)
+    with threadpool_limits(args.threads):
+        if not args.skip_quality:
+            models = args.models.split(",")
+            kept = [row for row in results.get("quality", []) if row["model"] not in models]
+            rows = quality(protocol, models, console)
+            for row in rows:
+                row["environment"] = environment(args)
+            results["quality"] = kept + rows
+        if not args.skip_latency:
+            results["latency"] = latency(
+                ratings, args.latency_models.split(","), args.calls, args.seed
+            )
+            results["latency_environment"] = environment(args)
+        if not args.skip_batch:
+            results["synthetic"] = synthetic_batch(
+                args.synthetic_users, 1682, 2_000_000, args.seed
+            )
+            results["synthetic_environment"] = environment(args)
     print_tables(results, console)
     write_json_atomic(args.out, results)
     console.print(f"results written to {args.out}")
