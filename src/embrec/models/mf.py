@@ -66,7 +66,7 @@ class DotProduct(PairModel):
         return dot if self.y_range is None else sigmoid_range(dot, *self.y_range)
 
 
-class DotProductBias(PairModel):
+class DotProductBias(DotProduct):
     """``r̂(u, i) = μ + b_u + b_i + p_u · q_i``, optionally squashed into ``y_range``."""
 
     def __init__(
@@ -76,11 +76,7 @@ class DotProductBias(PairModel):
         y_range: tuple[float, float] | None = None,
         sparse: bool = False,
     ) -> None:
-        super().__init__()
-        self.n_items = shape.n_items
-        self.y_range = y_range
-        self.user_factors = _factor_table(shape.n_users, factors, sparse)
-        self.item_factors = _factor_table(shape.n_items, factors, sparse)
+        super().__init__(shape, factors, y_range, sparse)
         self.user_bias = _bias_table(shape.n_users, sparse)
         self.item_bias = _bias_table(shape.n_items, sparse)
         offset = 0.0 if y_range is not None else shape.global_mean
@@ -97,8 +93,7 @@ class DotProductBias(PairModel):
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return (
-            rows(self.user_factors, users).pow(2).sum()
-            + rows(self.item_factors, items).pow(2).sum()
+            super().penalty(users, items)
             + rows(self.user_bias, users).pow(2).sum()
             + rows(self.item_bias, items).pow(2).sum()
         )
