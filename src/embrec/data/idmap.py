@@ -18,6 +18,11 @@ import pandas as pd
 
 from embrec.errors import DataError
 
+LOOKUP_MIN_SPAN = 1 << 20
+LOOKUP_SPAN_PER_ID = 4
+"""Integer ids up to ``max(LOOKUP_MIN_SPAN, LOOKUP_SPAN_PER_ID × count)`` are factorised
+through a lookup table (5 bytes per possible id)."""
+
 
 class IdMap:
     """A bijection between raw ids (int or str) and indices ``0 .. len-1``."""
@@ -41,7 +46,23 @@ class IdMap:
 
     @classmethod
     def factorize(cls, values: np.ndarray) -> tuple[IdMap, np.ndarray]:
-        """Map raw id values to indices in sorted id order; returns (map, int32 codes)."""
+        """Map raw id values to indices in sorted id order; returns (map, int32 codes).
+
+        Non-negative integer ids no larger than a few times their count (every
+        MovieLens and Netflix file) go through a lookup table indexed by the id
+        itself: ``seen[id] = True``, ``index[seen] = 0..n-1``, ``codes =
+        index[values]``, a gather with no hashing or sorting and no int64 copy of
+        the codes. Anything else goes through ``pandas.factorize``.
+        """
+        if values.dtype.kind in "iu" and len(values):
+            low, high = int(values.min()), int(values.max())
+            if low >= 0 and high < max(LOOKUP_MIN_SPAN, LOOKUP_SPAN_PER_ID * len(values)):
+                seen = np.zeros(high + 1, dtype=bool)
+                seen[values] = True
+                uniques = np.flatnonzero(seen)
+                index = np.full(high + 1, -1, dtype=np.int32)
+                index[uniques] = np.arange(len(uniques), dtype=np.int32)
+                return cls(uniques), index[values]
         codes, uniques = pd.factorize(values, sort=True)
         return cls(np.asarray(uniques)), codes.astype(np.int32)
 
