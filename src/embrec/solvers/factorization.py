@@ -49,6 +49,7 @@ from embrec.bundle import shape_of
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError, TrainingDiverged
 from embrec.models.registry import ModelConfig, ModelSpec
+from embrec.numba_threads import set_threads
 from embrec.predictor import Fallback, Predictor
 from embrec.solvers.als import RatingMatrix, run_als_epoch
 from embrec.solvers.sgd import (
@@ -56,7 +57,6 @@ from embrec.solvers.sgd import (
     choose_strata,
     choose_threads,
     run_sgd_epoch,
-    set_threads,
 )
 from embrec.training.config import TrainConfig
 from embrec.training.history import EpochRecord, EpochTable, History

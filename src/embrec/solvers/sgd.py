@@ -226,13 +226,6 @@ def run_sgd_epoch(
     return float(total) / max(1, len(data))
 
 
-def set_threads(threads: int) -> int:
-    """Use ``threads`` numba threads (at most the pool's size); returns the previous count."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    return previous
-
-
 def choose_threads(threads: int | None, n_ratings: int) -> int:
     """Threads for an SGD run: ``threads`` if given, else every core that gets enough work.
 

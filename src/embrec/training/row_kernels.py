@@ -28,7 +28,8 @@ Lazy Adam (TensorFlow Addons' LazyAdam with AdamW's decoupled decay)::
     v_r ← β2 v_r + (1 − β2) g_r²
     p_r ← p_r (1 − lr·wd) − (lr / (1 − β1ᵗ)) · m_r / (√v_r / √(1 − β2ᵗ) + ε)
 
-Both are sequential and so deterministic: the same batch gives the same bits.
+The gather is sequential and the update touches each row from one thread only,
+so both are deterministic: the same batch gives the same bits on any thread count.
 """
 
 from __future__ import annotations

@@ -39,10 +39,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numba
 import numpy as np
 import torch
 
+from embrec.numba_threads import set_threads
 from embrec.training.row_kernels import lazy_adam_step, row_adagrad_step
 
 
@@ -93,13 +93,6 @@ def scratch(optimizer: torch.optim.Optimizer, param: torch.Tensor, grads: np.nda
     return kept[id(param)].arrays(grads)
 
 
-def match_torch_threads() -> None:
-    """Run the kernels' parallel loops on as many threads as torch uses."""
-    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    if numba.get_num_threads() != wanted:
-        numba.set_num_threads(wanted)
-
-
 def table_view(tensor: torch.Tensor) -> np.ndarray:
     """A 2-D numpy view sharing ``tensor``'s memory (a bias table is ``(n, 1)``)."""
     return tensor.numpy().reshape(len(tensor), -1)
@@ -123,7 +116,7 @@ class LazyAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> None:
-        match_torch_threads()
+        set_threads(torch.get_num_threads())  # the kernels' loops, as torch's
         for group in self.param_groups:
             lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
@@ -160,7 +153,7 @@ class RowWiseAdagrad(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> None:
-        match_torch_threads()
+        set_threads(torch.get_num_threads())  # the kernels' loops, as torch's
         for group in self.param_groups:
             lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
             for param in group["params"]:
