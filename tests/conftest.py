@@ -1,22 +1,45 @@
 """Shared fixtures: where the real MovieLens files are.
 
 The files are not part of the project (their license forbids redistribution).
-Tests find them through ``EMBREC_DATA_DIR`` or, by default, ``../shared/data``
-beside the checkout.
+``data_dir`` is a folder holding ``ml-100k/`` in its official layout, found, first
+to last, in:
+
+1. ``$EMBREC_DATA_DIR``, else ``../shared/data`` beside the checkout (the team's
+   data folder, which also holds ml-latest-small, ml-1m and ml-10m metadata);
+2. the embrec cache (``$EMBREC_CACHE_DIR``, ``$XDG_CACHE_HOME/embrec`` or
+   ``~/.cache/embrec``), where ml-100k is fetched exactly as ``make demo`` and
+   ``embrec.load_dataset("ml-100k")`` fetch it: from GroupLens, else from the
+   RecBole wheel on the Python package index.
+
+Tests that need another data set ask ``data_dir_with("ml-latest-small")``: it is
+skipped, with one line saying how to enable it, when the data folder lacks it
+(those data sets are not fetched for the tests). When ml-100k cannot be obtained
+at all, its tests are skipped likewise, unless ``EMBREC_TEST_REQUIRE_DATA=1``
+(CI) turns that into a failure.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from embrec.data.datasets import DATA_ENV, load_dataset, locate_dataset
+from embrec.errors import DataError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+REQUIRE_ENV = "EMBREC_TEST_REQUIRE_DATA"
+ENABLE_HINT = (
+    f"set {DATA_ENV} to a data folder holding it in its official layout "
+    "(the team's ../shared/data beside the checkout is used by default)"
+)
 
 
-def real_data_dir() -> Path | None:
-    configured = os.environ.get("EMBREC_DATA_DIR")
+def team_data_dir() -> Path | None:
+    """``$EMBREC_DATA_DIR``, else ``../shared/data``, when it holds ``ml-100k/u.data``."""
+    configured = os.environ.get(DATA_ENV)
     candidates = [Path(configured)] if configured else []
     candidates.append(REPO_ROOT.parent / "shared" / "data")
     for candidate in candidates:
@@ -25,13 +48,51 @@ def real_data_dir() -> Path | None:
     return None
 
 
+def cached_ml100k_dir() -> Path:
+    """The cache's data folder, holding ml-100k/ (fetched into the cache when missing).
+
+    Raises :class:`DataError` when ml-100k can be had neither from GroupLens nor
+    from the package index.
+    """
+    folder = locate_dataset("ml-100k")
+    if folder is None:
+        load_dataset("ml-100k")
+        folder = locate_dataset("ml-100k")
+    if folder is None:
+        raise DataError("ml-100k was fetched but its folder cannot be found")
+    return folder.parent
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The folder holding ml-100k/, ml-latest-small/, ... in their official layout."""
-    found = real_data_dir()
-    if found is None:
-        pytest.fail(
-            "real MovieLens data not found: set EMBREC_DATA_DIR to a folder holding ml-100k/ "
-            "(../shared/data beside the checkout is used by default)"
-        )
-    return found
+    """A data folder holding ``ml-100k/`` in its official layout (see the module docstring)."""
+    found = team_data_dir()
+    if found is not None:
+        return found
+    try:
+        return cached_ml100k_dir()
+    except DataError as error:
+        reason = f"ml-100k cannot be obtained ({error.problem}); {ENABLE_HINT}"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def data_dir_with(data_dir: Path) -> Callable[..., Path]:
+    """``data_dir_with("ml-latest-small", "ml-1m/movies.dat")``: the data folder, or a skip.
+
+    The names are folders or files relative to the data folder; the test is
+    skipped with one line saying which are missing and how to provide them.
+    """
+
+    def require(*names: str) -> Path:
+        missing = [name for name in names if not (data_dir / name).exists()]
+        if missing:
+            pytest.skip(
+                f"needs {', '.join(missing)}, which are not downloaded for the tests: "
+                f"{ENABLE_HINT}"
+            )
+        return data_dir
+
+    return require

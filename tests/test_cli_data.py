@@ -33,7 +33,8 @@ def test_info_json_on_ml100k(capsys, data_dir):
 
 
 @pytest.mark.realdata
-def test_info_json_on_ml_latest_small(capsys, data_dir):
+def test_info_json_on_ml_latest_small(capsys, data_dir_with):
+    data_dir = data_dir_with("ml-latest-small")
     code, out, _ = run_cli(
         capsys, "data", "info", "ml-latest-small", "--data-dir", str(data_dir), "--json"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embrec.data.cache import parsed_dir
+from embrec.data.cache import cache_root, parsed_dir
 from embrec.data.datasets import (
     DATA_ENV,
     DATASETS,
@@ -20,6 +20,7 @@ from embrec.data.datasets import (
     locate_dataset,
 )
 from embrec.data.readers import read_movielens
+from embrec.data.recbole_source import fetch_ml100k_from_recbole
 from embrec.errors import DataError
 
 
@@ -55,7 +56,8 @@ def test_ml100k_from_the_data_dir_then_from_the_parsed_cache(data_dir: Path) -> 
 
 
 @pytest.mark.realdata
-def test_ml_latest_small_through_the_environment_variable(data_dir: Path, monkeypatch) -> None:
+def test_ml_latest_small_through_the_environment_variable(data_dir_with, monkeypatch) -> None:
+    data_dir = data_dir_with("ml-latest-small")
     monkeypatch.setenv(DATA_ENV, str(data_dir))
     ratings = load_dataset("ml-latest-small")
     assert (len(ratings), ratings.n_users, ratings.n_items) == (100_836, 610, 9724)
@@ -70,7 +72,8 @@ def test_data_dir_may_be_the_dataset_folder_itself(data_dir: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_a_folder_without_its_ratings_file_is_not_a_hit(data_dir: Path) -> None:
+def test_a_folder_without_its_ratings_file_is_not_a_hit(data_dir_with) -> None:
+    data_dir = data_dir_with("ml-1m/movies.dat", "ml-10M100K/movies.dat")
     assert locate_dataset("ml-1m", data_dir) is None
     assert locate_dataset("ml-10M100K", data_dir) is None
     with pytest.raises(DataError) as caught:
@@ -147,6 +150,29 @@ def test_locate_dataset_finds_the_cache(isolated_cache: Path, tmp_path: Path) ->
     assert len(load_dataset("ml-100k", tmp_path / "empty")) == 1
 
 
+def test_the_cache_root_honours_xdg_cache_home(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("EMBREC_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "embrec"
+    write_latest(tmp_path / "data" / "ml-latest-small", ["1,1,4.0,1\n"])
+    load_dataset("ml-latest-small", tmp_path / "data")
+    parsed = [p.name.rsplit("-", 1)[0] for p in (tmp_path / "xdg" / "embrec" / "parsed").iterdir()]
+    assert parsed == ["ml-latest-small"] and not (tmp_path / "home").exists()
+    cached = tmp_path / "xdg" / "embrec" / "datasets" / "ml-100k"
+    cached.mkdir(parents=True)
+    (cached / "u.data").write_text("1\t1\t5\t1\n")
+    assert locate_dataset("ml-100k", tmp_path / "empty") == cached
+
+    monkeypatch.setenv("EMBREC_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_root() == tmp_path / "mine"
+    monkeypatch.delenv("EMBREC_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored, as XDG says
+    assert cache_root() == tmp_path / "home" / ".cache" / "embrec"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_root() == tmp_path / "home" / ".cache" / "embrec"
+
+
 # -- load_source -----------------------------------------------------------------------------
 
 
@@ -157,6 +183,11 @@ def test_load_source_by_name_and_by_official_files(data_dir: Path) -> None:
     fold = load_source(str(data_dir / "ml-100k" / "u1.base"))
     assert (len(fold), fold.n_users) == (80_000, 943)
     assert "Toy Story (1995)" in fold.titles()
+
+
+@pytest.mark.realdata
+def test_load_source_by_folder_and_by_csv(data_dir_with) -> None:
+    data_dir = data_dir_with("ml-latest-small")
     folder = load_source(data_dir / "ml-latest-small")
     assert same_ratings(folder, read_movielens(data_dir / "ml-latest-small", "ml-latest-small"))
     csv = load_source(data_dir / "ml-latest-small" / "ratings.csv")
@@ -194,15 +225,15 @@ def sha256_sums(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.mark.realdata
-def test_ml100k_from_the_recbole_wheel_matches_grouplens(data_dir: Path, tmp_path: Path) -> None:
+def test_ml100k_from_the_recbole_wheel_matches_grouplens(data_dir_with, tmp_path: Path) -> None:
+    data_dir = data_dir_with("SHA256SUMS")  # the GroupLens files, with their checksums
     empty = tmp_path / "empty"
     empty.mkdir()
     try:
-        ratings = load_dataset("ml-100k", empty, cache_dir=tmp_path / "fresh-cache")
+        fetch_ml100k_from_recbole(tmp_path / "fresh-cache" / "datasets" / "ml-100k")
     except DataError as error:
-        if "pip download" in str(error):
-            pytest.skip(f"the package index cannot be reached: {error}")
-        raise
+        pytest.skip(f"the package index cannot be reached: {error}")
+    ratings = load_dataset("ml-100k", empty, cache_dir=tmp_path / "fresh-cache")
     assert (len(ratings), ratings.n_users, ratings.n_items) == (100_000, 943, 1682)
     assert ratings.source["origin"]["source"] == "recbole==1.2.1 wheel"
     real = read_movielens(data_dir / "ml-100k", "ml-100k")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from embrec.data.datasets import DATA_ENV, DATASETS, Dataset, load_dataset
+from embrec.data.progress import MB, DownloadProgress
 from embrec.errors import DataError
 
 GENRE_FLAGS = "|".join("0" * 18 + "1")
@@ -93,7 +94,7 @@ def files_under(folder: Path) -> list[Path]:
 
 @pytest.mark.parametrize("checksum", ["sha256", "md5"])
 def test_a_verified_archive_is_extracted_and_loaded(
-    server: Server, tmp_path: Path, monkeypatch, checksum: str
+    server: Server, tmp_path: Path, monkeypatch, capsys, checksum: str
 ) -> None:
     body = ml100k_zip()
     server.files["/ml-100k.zip"] = body
@@ -104,8 +105,51 @@ def test_a_verified_archive_is_extracted_and_loaded(
     assert (len(ratings), ratings.n_users, ratings.n_items) == (3, 2, 2)
     assert ratings.titles() == ["Toy Story (1995)", "GoldenEye (1995)"]
     assert sorted(p.name for p in (cache / "datasets").iterdir()) == ["ml-100k"]
+    out, err = capsys.readouterr()
+    url = f"{server.url}/ml-100k.zip"
+    assert out == ""
+    target = cache / "datasets" / "ml-100k"
+    assert err.splitlines()[0] == f"downloading ml-100k from {url} into {target}"
+    assert f"ml-100k.zip: {len(body)} B of {len(body)} B (100%)" in err.splitlines()
     again = load_dataset("tiny-100k", tmp_path / "empty", cache_dir=cache)
     assert server.hits == 1 and again.fingerprint() == ratings.fingerprint()
+    assert capsys.readouterr().err == ""  # nothing to say when the cache has it
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_line_per_tenth_in_a_log_and_one_rewritten_line_on_a_terminal() -> None:
+    log = io.StringIO()
+    progress = DownloadProgress("ml-1m.zip", 20 * MB, stream=log)
+    for received in range(0, 20 * MB + 1, MB // 2):
+        progress.update(received)
+    progress.finish(20 * MB)
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "ml-1m.zip: 0 B of 20.0 MB (0%)"
+    assert lines[1] == "ml-1m.zip: 2.0 MB of 20.0 MB (10%)"
+    assert lines[10] == "ml-1m.zip: 20.0 MB of 20.0 MB (100%)"
+    assert len(lines) == 12 and lines[11].startswith("ml-1m.zip: 20.0 MB in ")
+
+    terminal = Terminal()
+    progress = DownloadProgress("ml-1m.zip", 20 * MB, stream=terminal)
+    for received in range(0, 20 * MB + 1, MB // 2):
+        progress.update(received)
+    progress.finish(20 * MB)
+    text = terminal.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n") and text.rstrip().endswith(" s")
+    assert text.count("\r") == 42  # 41 distinct percents (0, 2.5 -> 2, ... 100) and the end
+    assert "\rml-1m.zip: 10.0 MB of 20.0 MB (50%)" in text
+
+
+def test_a_failed_download_ends_its_progress_line(tmp_path: Path) -> None:
+    terminal = Terminal()
+    progress = DownloadProgress("x.zip", None, stream=terminal)
+    progress.update(3 * MB)
+    progress.close()
+    assert terminal.getvalue() == "\rx.zip: 3.0 MB\n"
 
 
 def test_a_bad_checksum_is_refused_and_nothing_is_kept(

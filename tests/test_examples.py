@@ -52,7 +52,8 @@ def assert_ends_with_comparison(lines: list[str]) -> None:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_embedding_net_example_continues_the_first_fit(data_dir, tmp_path):
+def test_embedding_net_example_continues_the_first_fit(data_dir_with, tmp_path):
+    data_dir = data_dir_with("ml-latest-small")
     lines = run_example("embedding_net_ml_latest_small.py", "--data-dir", str(data_dir),
                         cache=tmp_path)
     assert_ends_with_comparison(lines)
@@ -121,7 +122,8 @@ def test_sweep_example_warns_that_every_ml10m_block_fold_tests_cold_users(tmp_pa
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_deep_autoencoder_example_reads_back_its_netflix_stand_in(data_dir, tmp_path):
+def test_deep_autoencoder_example_reads_back_its_netflix_stand_in(data_dir_with, tmp_path):
+    data_dir = data_dir_with("ml-latest-small")
     lines = run_example("deep_autoencoder_netflix.py", "--data-dir", str(data_dir),
                         cache=tmp_path)
     assert_ends_with_comparison(lines)

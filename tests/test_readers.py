@@ -50,7 +50,8 @@ def test_ml100k_latin1_titles_are_intact(data_dir: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_ml_latest_small_counts_half_stars_and_unrated_movies(data_dir: Path) -> None:
+def test_ml_latest_small_counts_half_stars_and_unrated_movies(data_dir_with) -> None:
+    data_dir = data_dir_with("ml-latest-small")
     ratings = read_movielens(data_dir / "ml-latest-small", "ml-latest-small")
     assert (len(ratings), ratings.n_users, ratings.n_items) == (100_836, 610, 9724)
     assert np.array_equal(np.unique(ratings.values), np.arange(1, 11) / 2)
@@ -63,7 +64,8 @@ def test_ml_latest_small_counts_half_stars_and_unrated_movies(data_dir: Path) ->
 
 
 @pytest.mark.realdata
-def test_ml1m_and_ml10m_movie_files_parse(data_dir: Path) -> None:
+def test_ml1m_and_ml10m_movie_files_parse(data_dir_with) -> None:
+    data_dir = data_dir_with("ml-1m/movies.dat", "ml-1m/users.dat", "ml-10M100K/movies.dat")
     ml1m = read_movies_dat(data_dir / "ml-1m" / "movies.dat", "latin-1")
     ml10m = read_movies_dat(data_dir / "ml-10M100K" / "movies.dat", "utf-8")
     assert (len(ml1m), len(ml10m)) == (3883, 10681)
@@ -76,7 +78,8 @@ def test_ml1m_and_ml10m_movie_files_parse(data_dir: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_ml1m_folder_with_written_ratings(data_dir: Path, tmp_path: Path) -> None:
+def test_ml1m_folder_with_written_ratings(data_dir_with, tmp_path: Path) -> None:
+    data_dir = data_dir_with("ml-1m/movies.dat", "ml-1m/users.dat")
     folder = tmp_path / "ml-1m"
     folder.mkdir()
     for name in ("movies.dat", "users.dat"):

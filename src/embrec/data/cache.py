@@ -1,7 +1,8 @@
 """The embrec cache folder: downloaded datasets and parsed ratings that load in milliseconds.
 
-Layout under the cache root (``~/.cache/embrec``; ``EMBREC_CACHE_DIR`` or a
-``cache_dir`` argument override it)::
+The cache root is, first to last: a ``cache_dir`` argument, ``$EMBREC_CACHE_DIR``,
+``$XDG_CACHE_HOME/embrec`` (when ``XDG_CACHE_HOME`` is an absolute path, as the
+XDG base directory specification requires), ``~/.cache/embrec``. Layout under it::
 
     datasets/<archive folder>/   extracted official archives (ml-100k/, ml-10M100K/, ...)
     parsed/<name>-<key>/          ratings.npz, meta.json, item_info.parquet, user_info.parquet
@@ -30,16 +31,24 @@ from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
 
 CACHE_ENV = "EMBREC_CACHE_DIR"
+XDG_CACHE_ENV = "XDG_CACHE_HOME"
 PARSED_FORMAT = 1
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The cache folder: ``cache_dir``, else ``$EMBREC_CACHE_DIR``, else ``~/.cache/embrec``."""
+    """The cache folder: ``cache_dir``, else ``$EMBREC_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/embrec``, else ``~/.cache/embrec``.
+
+    A relative ``XDG_CACHE_HOME`` is ignored (the XDG specification says so).
+    """
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     configured = os.environ.get(CACHE_ENV)
     if configured:
         return Path(configured).expanduser()
+    xdg = os.environ.get(XDG_CACHE_ENV)
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "embrec"
     return Path.home() / ".cache" / "embrec"
 
 

@@ -3,14 +3,15 @@
 ``load_dataset("ml-100k")`` looks for the dataset's folder, named as in the
 official archive (``ml-100k/``, ``ml-10M100K/``, ``nf_prize_dataset/``...), in
 ``data_dir`` (else in the folder ``$EMBREC_DATA_DIR`` names), then in the cache
-(``~/.cache/embrec/datasets``, see :mod:`embrec.data.cache`). A folder counts only
+(``datasets/`` under the cache root, see :mod:`embrec.data.cache`). A folder counts only
 when it holds the ratings file. Failing that, the GroupLens archive is downloaded
 and checked against its published size and checksum. ml-100k has a second
 source, the RecBole wheel on PyPI (:mod:`embrec.data.recbole_source`), tried when
 GroupLens fails: GroupLens comes first because its archive is the reference
 (release dates and IMDb URLs, which RecBole lacks), and an unreachable host
-fails within seconds. Netflix Prize data is not distributed any more and must
-be put in place by hand.
+fails within seconds. stderr says where each download comes from and goes to,
+and why a source failed before the next is tried. Netflix Prize data is not
+distributed any more and must be put in place by hand.
 
 The parsed ratings are cached (npz + JSON + Parquet) keyed on the source files'
 sizes and mtimes, so the second load takes milliseconds.
@@ -35,6 +36,7 @@ from typing import Any
 
 from embrec.data.cache import datasets_dir, load_parsed, parsed_dir, parsed_key, save_parsed
 from embrec.data.download import fetch_archive
+from embrec.data.progress import say
 from embrec.data.ratings import Ratings
 from embrec.data.readers.detect import check_options, read_path
 from embrec.data.readers.movielens import RELEASES, read_movielens, source_files
@@ -266,8 +268,10 @@ def obtain(
     sources: list[tuple[str, Callable[[], Path]]] = [(spec.url, grouplens)]
     if spec.name == "ml-100k":
         sources.append(("the recbole wheel on PyPI", partial(fetch_ml100k_from_recbole, target)))
-    failures = []
+    failures: list[str] = []
     for label, fetch in sources:
+        if failures:
+            say(f"{failures[-1]}; trying {label}")
         try:
             folder = fetch()
         except (DataError, OSError) as exc:

@@ -4,7 +4,8 @@ The archive is streamed into a hidden staging folder inside the cache while its
 size and SHA-256 (or MD5, where only that is published) are checked; then the
 zip's CRCs are tested, it is extracted in the staging folder, and the dataset
 folder is renamed into place. A failed, interrupted or corrupt download leaves
-nothing behind in the cache.
+nothing behind in the cache. While it runs, stderr says where the archive comes
+from and where it goes, then the bytes received (:mod:`embrec.data.progress`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from embrec.data.progress import DownloadProgress, announce
 from embrec.errors import DataError
 
 BLOCK_BYTES = 1 << 20
@@ -45,6 +48,7 @@ def fetch_archive(
     host cannot be reached, the size or checksum differ, or the zip is corrupt.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    announce(archive_folder, url, target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-download-", dir=target.parent))
     try:
         archive = staging / "archive.zip"
@@ -69,18 +73,25 @@ def download(
     md5: str | None = None,
     timeout: float = TIMEOUT_S,
 ) -> None:
-    """Stream ``url`` into ``dest``, checking the size and checksums on the way."""
+    """Stream ``url`` into ``dest``, checking the size and checksums on the way.
+
+    The bytes received are shown on stderr as they arrive.
+    """
     sha = hashlib.sha256()
     md = hashlib.md5(usedforsecurity=False)
     received = 0
+    progress: DownloadProgress | None = None
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
-            announced = response.headers.get("Content-Length")
-            if size is not None and announced and announced.isdigit() and int(announced) != size:
+            length = response.headers.get("Content-Length")
+            announced = int(length) if length and length.isdigit() else None
+            if size is not None and announced is not None and announced != size:
                 raise DownloadError(
-                    f"{url} is {int(announced):,} bytes, expected {size:,}",
+                    f"{url} is {announced:,} bytes, expected {size:,}",
                     hint="the file on the server is not the published archive",
                 )
+            total = size if size is not None else announced
+            progress = DownloadProgress(Path(urlsplit(url).path).name or url, total)
             while block := response.read(BLOCK_BYTES):
                 received += len(block)
                 if size is not None and received > size:
@@ -88,6 +99,9 @@ def download(
                 sha.update(block)
                 md.update(block)
                 out.write(block)
+                progress.update(received)
+            progress.finish(received)
+            progress = None
     except DownloadError:
         raise
     except urllib.error.HTTPError as exc:
@@ -95,6 +109,9 @@ def download(
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DownloadError(f"cannot download {url}: {reason}") from None
+    finally:
+        if progress is not None:
+            progress.close()
     if size is not None and received != size:
         raise DownloadError(
             f"{url} gave {received:,} bytes, expected {size:,} (incomplete download)"

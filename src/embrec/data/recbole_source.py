@@ -21,6 +21,9 @@ converted to the official layout:
   ``allbut.pl`` make them (20,000-row blocks of ``u.data``; the first 10 and the
   next 10 ratings of each user), sorted by user then item — byte-identical to the
   files of the GroupLens archive.
+
+While it runs, stderr says where the files come from and where they go, and
+passes on pip's ``Downloading <wheel> (<size>)`` line as it comes.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import zipfile
 from pathlib import Path
 
+from embrec.data.progress import announce, megabytes, say
 from embrec.data.readers.metadata import ML100K_GENRES
 from embrec.errors import DataError
 
@@ -49,6 +55,7 @@ MEMBER_SHA256 = {
 }
 PIP_TIMEOUT_S = 180
 SPLIT_BLOCK = 20_000
+PIP_PROGRESS_PREFIXES = ("Downloading", "File was already downloaded")
 
 
 def fetch_ml100k_from_recbole(target: Path, *, timeout: float = PIP_TIMEOUT_S) -> Path:
@@ -58,6 +65,7 @@ def fetch_ml100k_from_recbole(target: Path, *, timeout: float = PIP_TIMEOUT_S) -
     Raises :class:`DataError` when the wheel cannot be fetched or fails its checks.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    announce("ml-100k", f"the recbole=={RECBOLE_VERSION} wheel on the package index (pip)", target)
     staging = Path(tempfile.mkdtemp(prefix=".ml-100k-recbole-", dir=target.parent))
     try:
         wheel = fetch_wheel(staging / "wheel", timeout)
@@ -69,6 +77,8 @@ def fetch_ml100k_from_recbole(target: Path, *, timeout: float = PIP_TIMEOUT_S) -
         (folder / "SOURCE.json").write_text(json.dumps(provenance), encoding="utf-8")
         if not target.exists():
             os.replace(folder, target)
+        files = sum(1 for path in target.iterdir() if path.is_file())
+        say(f"ml-100k: {files} files in the official layout written to {target}")
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -78,23 +88,62 @@ def fetch_wheel(dest: Path, timeout: float) -> Path:
     """``pip download`` the wheel (no dependencies) and check its SHA-256."""
     dest.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    command += ["--disable-pip-version-check", "--quiet", "--timeout", "20"]
+    command += ["--disable-pip-version-check", "--progress-bar", "off", "--timeout", "20"]
     command += [f"recbole=={RECBOLE_VERSION}", "-d", str(dest)]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DataError(f"pip download recbole=={RECBOLE_VERSION} failed: {exc}") from None
+    started = time.perf_counter()
+    code, output = run_pip(command, timeout)
     wheel = dest / WHEEL_NAME
-    if result.returncode != 0 or not wheel.is_file():
-        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no wheel"]
-        raise DataError(f"pip download recbole=={RECBOLE_VERSION} failed: {last[0]}")
-    digest = sha256_of(wheel.read_bytes())
+    if code != 0 or not wheel.is_file():
+        last = [line for line in output if line.strip()][-1:] or ["no wheel"]
+        raise DataError(f"pip download recbole=={RECBOLE_VERSION} failed: {last[0].strip()}")
+    data = wheel.read_bytes()
+    digest = sha256_of(data)
     if digest != WHEEL_SHA256:
         raise DataError(
             f"checksum mismatch for {WHEEL_NAME}: sha256 {digest}, expected {WHEEL_SHA256}",
             hint="the package index served a different file; nothing was kept",
         )
+    seconds = time.perf_counter() - started
+    say(f"{WHEEL_NAME}: {megabytes(len(data))} in {seconds:.1f} s, sha256 checked")
     return wheel
+
+
+def run_pip(command: list[str], timeout: float) -> tuple[int, list[str]]:
+    """Run pip; its download line goes to stderr as it comes. (exit code, all its lines).
+
+    A pip that cannot be started, or runs past ``timeout`` seconds (then killed),
+    raises :class:`DataError`.
+    """
+    try:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+    except OSError as exc:
+        raise DataError(f"pip download recbole=={RECBOLE_VERSION} failed: {exc}") from None
+    lines: list[str] = []
+
+    def relay() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.strip().startswith(PIP_PROGRESS_PREFIXES):
+                say(f"  pip: {line.strip()}")
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise DataError(
+            f"pip download recbole=={RECBOLE_VERSION} failed: no answer in {timeout:.0f} s"
+        ) from None
+    finally:
+        reader.join(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
+    return code, lines
 
 
 def read_members(wheel: Path) -> dict[str, bytes]:
