@@ -1,6 +1,9 @@
 # Two entry points for a newcomer: `make demo` and `make test`.
 # Both create .venv and install embrec into it first; every install goes
-# through constraints.txt, which pins the CPU build of torch.
+# through constraints.txt, the lock of every dependency (CPU build of torch).
+# `make test` is the fast default (no test marked slow); `make test-all` runs
+# everything and is what CI (.ci/run) runs. `make lock` rewrites constraints.txt
+# from the versions installed in .venv.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,10 +12,12 @@ STAMP := $(VENV)/.installed
 
 # The real MovieLens files live outside the project (their license forbids
 # redistribution). Point EMBREC_DATA_DIR at them; ../shared/data when present.
+# Without it the tests fetch ml-100k into the embrec cache as `make demo` does
+# and skip, saying so, the tests of data sets that are not fetched.
 EMBREC_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 export EMBREC_DATA_DIR
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test test-all lock lint clean
 
 setup: $(STAMP)
 
@@ -31,10 +36,16 @@ demo: $(STAMP)
 		--rate "Toy Story (1995)=4" --rate "Titanic (1997)=2"
 
 test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+lock: $(STAMP)
+	$(BIN)/python tools/lock.py constraints.txt
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples tools
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -32,8 +32,8 @@ from embrec.errors import DataError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_ENV = "EMBREC_TEST_REQUIRE_DATA"
 ENABLE_HINT = (
-    f"set {DATA_ENV} to a data folder holding it in its official layout "
-    "(the team's ../shared/data beside the checkout is used by default)"
+    f"set {DATA_ENV} to a folder holding it in the official layout "
+    "(default: the team's ../shared/data beside the checkout)"
 )
 
 
@@ -89,10 +89,8 @@ def data_dir_with(data_dir: Path) -> Callable[..., Path]:
     def require(*names: str) -> Path:
         missing = [name for name in names if not (data_dir / name).exists()]
         if missing:
-            pytest.skip(
-                f"needs {', '.join(missing)}, which are not downloaded for the tests: "
-                f"{ENABLE_HINT}"
-            )
+            pytest.skip(f"needs {', '.join(missing)} in the data folder (not fetched for tests): "
+                        f"{ENABLE_HINT}")
         return data_dir
 
     return require
