@@ -69,6 +69,7 @@ def _train_args(data_dir: Path, out: Path) -> list[str]:
             "--out", str(out), "--json"]
 
 
+@pytest.mark.slow
 def test_killing_training_and_resuming_finishes_like_an_uninterrupted_run(data_dir, tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     straight = subprocess.run(

@@ -128,6 +128,7 @@ def test_two_ranks_train_mf_bias_to_the_single_process_rmse(data_dir, tmp_path, 
     assert not checkpoint_dir_for(out).exists()
 
 
+@pytest.mark.slow
 def test_killing_both_ranks_and_resuming_finishes_like_an_uninterrupted_run(data_dir, tmp_path):
     options = ("--epochs", "3", "--batch-size", "1024", "--distributed")
     straight = finish(start_ranks(train_args(data_dir, tmp_path / "straight", "embnet", *options)))

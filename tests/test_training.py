@@ -33,11 +33,13 @@ def test_baseline_on_u1_is_the_known_figure(baseline_u1):
 @pytest.mark.parametrize(
     ("model", "options", "margin"),
     [
-        ("mf-bias", {"factors": 50, "epochs": 5, "solver": "torch"}, 0.03),
-        ("mf", {"factors": 50, "epochs": 5, "solver": "torch"}, 0.0),
+        pytest.param("mf-bias", {"factors": 50, "epochs": 5, "solver": "torch"}, 0.03,
+                     marks=pytest.mark.slow),
+        pytest.param("mf", {"factors": 50, "epochs": 5, "solver": "torch"}, 0.0,
+                     marks=pytest.mark.slow),
         ("mf-bias", {}, 0.04),
         ("mf", {}, 0.04),
-        ("embnet", {"epochs": 4}, 0.01),
+        pytest.param("embnet", {"epochs": 4}, 0.01, marks=pytest.mark.slow),
     ],
 )
 def test_pair_models_beat_the_baseline_on_u1(u1, baseline_u1, model, options, margin):
@@ -71,6 +73,7 @@ def test_a_diverging_learning_rate_stops_with_a_message_naming_the_epoch(u1):
         fit(u1.train, "mf", epochs=2, lr=1e12, schedule="constant", optimizer="sgd")
 
 
+@pytest.mark.slow
 def test_early_stopping_monitors_a_carve_out_of_train_never_the_test_set(u1):
     trained = fit(
         u1.train, "mf-bias", valid=u1.test, epochs=30, lr=3e-2, schedule="constant", solver="torch",
@@ -89,6 +92,7 @@ def test_unknown_hyperparameters_are_refused_with_the_accepted_list(u1):
         fit(u1.train, "mf-bias", factorz=3)
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_finishes_like_an_uninterrupted_run(u1, tmp_path):
     options = {"epochs": 4, "seed": 1, "threads": 1}
     straight = fit(u1.train, "embnet", valid=u1.test, **options)

@@ -89,6 +89,7 @@ def fetch_wheel(dest: Path, timeout: float) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
     command += ["--disable-pip-version-check", "--progress-bar", "off", "--timeout", "20"]
+    command += ["--retries", "1"]
     command += [f"recbole=={RECBOLE_VERSION}", "-d", str(dest)]
     started = time.perf_counter()
     code, output = run_pip(command, timeout)
