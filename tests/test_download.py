@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from embrec.data.datasets import DATA_ENV, DATASETS, Dataset, load_dataset
 from embrec.data.progress import MB, DownloadProgress
+from embrec.data.recbole_source import run_pip
 from embrec.errors import DataError
 
 GENRE_FLAGS = "|".join("0" * 18 + "1")
@@ -210,3 +213,41 @@ def test_download_off_says_where_to_put_the_files(tmp_path: Path) -> None:
     message = str(caught.value)
     assert f"{tmp_path / 'ml-25m'}/" in message and "ratings.csv, movies.csv" in message
     assert DATA_ENV in message
+
+
+def test_pip_lines_about_the_download_are_passed_on_and_the_rest_kept(capsys) -> None:
+    script = "print('WARNING: an index is ignored'); print('  Downloading x.whl (2.1 MB)')"
+    code, lines = run_pip([sys.executable, "-c", script], timeout=60)
+    assert code == 0 and lines == ["WARNING: an index is ignored", "  Downloading x.whl (2.1 MB)"]
+    assert capsys.readouterr().err == "  pip: Downloading x.whl (2.1 MB)\n"
+
+
+def test_a_pip_that_hangs_is_stopped_at_its_timeout() -> None:
+    started = time.perf_counter()
+    with pytest.raises(DataError, match=r"pip download recbole==1\.2\.1 failed: no answer in 1 s"):
+        run_pip([sys.executable, "-c", "import time; time.sleep(60)"], timeout=1)
+    assert time.perf_counter() - started < 10
+
+
+def test_when_grouplens_fails_stderr_says_why_before_the_package_index_is_tried(
+    server: Server, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    url = f"{server.url}/ml-100k.zip"  # nothing there: HTTP 404
+    monkeypatch.setitem(DATASETS, "ml-100k", replace(DATASETS["ml-100k"], url=url))
+    tried: list[Path] = []
+
+    def from_the_index(target: Path) -> Path:
+        tried.append(target)
+        target.mkdir(parents=True)
+        (target / "u.data").write_text("1\t1\t5\t874965758\n")
+        return target
+
+    monkeypatch.setattr("embrec.data.datasets.fetch_ml100k_from_recbole", from_the_index)
+    cache = tmp_path / "cache"
+    assert len(load_dataset("ml-100k", tmp_path / "empty", cache_dir=cache)) == 1
+    target = cache / "datasets" / "ml-100k"
+    assert tried == [target]
+    assert capsys.readouterr().err.splitlines() == [
+        f"downloading ml-100k from {url} into {target}",
+        f"cannot download {url}: HTTP 404 Not Found; trying the recbole wheel on PyPI",
+    ]
