@@ -34,6 +34,7 @@ HEADER = """\
 #
 # Regenerate after adding or upgrading a dependency (install it into .venv first):
 #     make lock            # = .venv/bin/python tools/lock.py constraints.txt
+# On a merge conflict in this file, keep both sides' lines (no markers), then run make lock.
 """
 
 

@@ -32,7 +32,7 @@ def megabytes(n_bytes: int) -> str:
 
 
 class DownloadProgress:
-    """Reports a byte stream's progress: ``ml-100k.zip: 2.0 MB of 4.7 MB (42%)``.
+    """Reports a byte stream's progress: ``ml-100k.zip: 2.0 MB of 4.9 MB (40%)``.
 
     ``total`` is the expected size in bytes (None when unknown: then only the
     bytes received are shown, once per MB on a terminal and every 10 MB
