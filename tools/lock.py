@@ -34,7 +34,7 @@ HEADER = """\
 #
 # Regenerate after adding or upgrading a dependency (install it into .venv first):
 #     make lock            # = .venv/bin/python tools/lock.py constraints.txt
-# On a merge conflict in this file, keep both sides' lines (no markers), then run make lock.
+# On a merge conflict in this file, keep either side (no markers), then run make lock.
 """
 
 
