@@ -14,12 +14,13 @@ to last, in:
 Tests that need another data set ask ``data_dir_with("ml-latest-small")``: it is
 skipped, with one line saying how to enable it, when the data folder lacks it
 (those data sets are not fetched for the tests). When ml-100k cannot be obtained
-at all, its tests are skipped likewise, unless ``EMBREC_TEST_REQUIRE_DATA=1``
-(CI) turns that into a failure.
+at all, its tests are skipped likewise (one summary line for all of them), unless
+``EMBREC_TEST_REQUIRE_DATA=1`` (CI) makes that stop the run as a failure.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -63,19 +64,41 @@ def cached_ml100k_dir() -> Path:
     return folder.parent
 
 
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """A data folder holding ``ml-100k/`` in its official layout (see the module docstring)."""
+@functools.cache
+def resolve_data_dir() -> Path | str:
+    """The data folder holding ml-100k/, or the one-line reason it cannot be had (once a run)."""
     found = team_data_dir()
     if found is not None:
         return found
     try:
         return cached_ml100k_dir()
     except DataError as error:
-        reason = f"ml-100k cannot be obtained ({error.problem}); {ENABLE_HINT}"
+        return f"{error.problem}; {ENABLE_HINT}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or, under ``EMBREC_TEST_REQUIRE_DATA=1``, stop the run) when ml-100k is missing.
+
+    Raised here rather than in the fixture, the skips of every test share this
+    location and fold into one summary line.
+    """
+    if "data_dir" not in getattr(item, "fixturenames", ()):
+        return
+    resolved = resolve_data_dir()
+    if isinstance(resolved, str):
         if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+            pytest.exit(f"{resolved} ({REQUIRE_ENV}=1)", returncode=pytest.ExitCode.TESTS_FAILED)
+        pytest.skip(resolved)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """A data folder holding ``ml-100k/`` in its official layout (see the module docstring)."""
+    resolved = resolve_data_dir()
+    if isinstance(resolved, str):  # only when pytest_runtest_setup did not run first
+        pytest.skip(resolved)
+    return resolved
 
 
 @pytest.fixture
