@@ -45,10 +45,19 @@ from embrec.cli.options import (
     WdOpt,
     collect_hyperparameters,
 )
+from embrec.cli.reader_options import (
+    ItemColOpt,
+    RatingColOpt,
+    ScaleOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    load_ratings,
+    reader_options,
+)
 from embrec.cli.train import PresetOpt, resolve_preset_option
 
 if TYPE_CHECKING:
-    from embrec.data.ratings import Ratings
     from embrec.evaluation.crossval import CVResult, FoldResult
     from embrec.evaluation.sweep import SweepResult
 
@@ -84,12 +93,6 @@ def _hyperparameters(model: str, valid_fraction: float | None, patience: int | N
         if value is not None:
             hyper[key] = value
     return hyper
-
-
-def _load(dataset: str, data_dir: Path | None) -> Ratings:
-    from embrec.data.datasets import load_source
-
-    return load_source(dataset, data_dir=data_dir)
 
 
 def _console() -> Console:
@@ -177,6 +180,12 @@ def cv_command(
     ] = None,
     report: ReportOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Cross-validate a model over folds; print per-fold scores and mean ± std."""
     from embrec.evaluation.crossval import cross_validate, resolve_folds
@@ -193,7 +202,8 @@ def cv_command(
     if chosen is not None:
         hyper = chosen.resolve(hyper)
     check_request(model, hyper, solver)
-    ratings = _load(dataset, data_dir)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    ratings = load_ratings(dataset, data_dir, options)
     names = resolve_folds(ratings, folds)
     console = _console()
     print(f"{ratings!r}\ncross-validating {model} on {len(names)} fold(s): {', '.join(names)}")
@@ -284,6 +294,12 @@ def sweep_command(
     baseline: BaselineOpt = True,
     report: ReportOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Cross-validate every point of a grid or a random search; print the fold x point table."""
     from embrec.errors import ConfigError
@@ -301,7 +317,8 @@ def sweep_command(
     )
     results = results or Path(f"sweep-{model}.csv")
     check_request(model, fixed, solver)
-    ratings = _load(dataset, data_dir)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    ratings = load_ratings(dataset, data_dir, options)
     print(f"{ratings!r}\nsweeping {model}; results in {results}")
 
     def progress(row: dict[str, Any]) -> None:

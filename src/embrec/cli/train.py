@@ -31,6 +31,16 @@ from embrec.cli.options import (
     WdOpt,
     collect_hyperparameters,
 )
+from embrec.cli.reader_options import (
+    ItemColOpt,
+    RatingColOpt,
+    ScaleOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    load_ratings,
+    reader_options,
+)
 
 SplitOpt = Annotated[
     str, typer.Option("--split", help="random:0.2, u1..u5, ua, ub, kfold:5:1, temporal:0.1, ...")
@@ -63,11 +73,12 @@ def checkpoint_dir_for(out: Path) -> Path:
     return out.parent / f".{out.name}.checkpoint"
 
 
-def load_split(dataset: str, data_dir: Path | None, split: str, seed: int):
-    from embrec.data.datasets import load_source
+def load_split(dataset: str, data_dir: Path | None, split: str, seed: int,
+               options: dict[str, Any] | None = None):
+    """The ratings of ``dataset`` (read with the reader ``options``) and their ``split``."""
     from embrec.data.splits import make_split
 
-    ratings = load_source(dataset, data_dir=data_dir)
+    ratings = load_ratings(dataset, data_dir, options or {})
     return ratings, make_split(ratings, split, data_dir=data_dir, seed=seed)
 
 
@@ -111,6 +122,12 @@ def train_command(
     ] = None,
     param: ParamOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Train a model on a split of a dataset, print the epoch table, save the bundle."""
     from embrec.training.fit import fit
@@ -134,10 +151,13 @@ def train_command(
         if value is not None:
             hyper[key] = value
     main_rank = context is None or context.is_main
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
     if context is None:
-        ratings, parts = load_split(dataset, data_dir, split, seed)
+        ratings, parts = load_split(dataset, data_dir, split, seed, options)
     else:
-        ratings, parts = context.main_first(lambda: load_split(dataset, data_dir, split, seed))
+        ratings, parts = context.main_first(
+            lambda: load_split(dataset, data_dir, split, seed, options)
+        )
     report = parts.report()
     if main_rank:
         print(
@@ -223,6 +243,12 @@ def lr_find_command(
     ),
     param: ParamOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Sweep the learning rate on the training part, suggest one and plot loss vs rate."""
     from embrec.training.lr_find import lr_find
@@ -231,7 +257,8 @@ def lr_find_command(
         factors=factors, layers=layers, dropout=dropout, wd=wd, batch_size=batch_size,
         optimizer=optimizer, seed=seed, params=param, model=model,
     )
-    _, parts = load_split(dataset, data_dir, split, seed)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    _, parts = load_split(dataset, data_dir, split, seed, options)
     result = lr_find(parts.train, model, steps=steps, **hyper)
     result.plot(plot, title=f"Learning-rate finder: {model} on {dataset} ({parts.name} train)")
     print(
