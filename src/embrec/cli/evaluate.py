@@ -116,12 +116,13 @@ def _print_cv(console: Console, result: CVResult) -> None:
         table.add_row(fold.fold, _cell(fold.rmse), _cell(fold.mae),
                       _cell(base.rmse if base else None), f"{fold.fit_seconds:.2f}",
                       f"{fold.predict_seconds:.3f}", f"{fold.seconds:.2f}")
-    base_mean = (f"{result.baseline.rmse_mean:.4f} ± {result.baseline.rmse_std:.4f}"
-                 if result.baseline else "-")
-    table.add_row("mean ± std", f"{result.rmse_mean:.4f} ± {result.rmse_std:.4f}",
-                  f"{result.mae_mean:.4f} ± {result.mae_std:.4f}", base_mean,
-                  f"{sum(f.fit_seconds for f in result.folds) / len(result.folds):.2f}", "",
-                  f"{result.seconds_mean:.2f}", style="bold")
+    if len(result.folds) > 1:
+        base_mean = (f"{result.baseline.rmse_mean:.4f} ± {result.baseline.rmse_std:.4f}"
+                     if result.baseline else "-")
+        table.add_row("mean ± std", f"{result.rmse_mean:.4f} ± {result.rmse_std:.4f}",
+                      f"{result.mae_mean:.4f} ± {result.mae_std:.4f}", base_mean,
+                      f"{sum(f.fit_seconds for f in result.folds) / len(result.folds):.2f}", "",
+                      f"{result.seconds_mean:.2f}", style="bold")
     console.print(table)
     ranked = [f for f in result.folds if f.ranking]
     if ranked:
@@ -138,11 +139,17 @@ def _print_cv(console: Console, result: CVResult) -> None:
                               *(_cell(values[m]) for m in metrics),
                               str(values["n_users_evaluated"]))
         console.print(table)
-    console.print(
-        f"{result.model}: test RMSE {result.rmse_mean:.4f} ± {result.rmse_std:.4f}, "
-        f"MAE {result.mae_mean:.4f} ± {result.mae_std:.4f} over {len(result.folds)} folds "
-        f"({result.workers} worker(s), {result.wall_seconds:.1f} s)"
-    )
+    console.print(f"{result.model}: {score_line(result)} ({result.workers} "
+                  f"worker{'s' if result.workers != 1 else ''}, {result.wall_seconds:.1f} s)")
+
+
+def score_line(result: CVResult) -> str:
+    """``test RMSE m ± s, MAE m ± s over K folds``; one fold has no spread and is named."""
+    if len(result.folds) == 1:
+        return (f"test RMSE {result.rmse_mean:.4f}, MAE {result.mae_mean:.4f} "
+                f"on 1 fold ({result.folds[0].fold})")
+    return (f"test RMSE {result.rmse_mean:.4f} ± {result.rmse_std:.4f}, "
+            f"MAE {result.mae_mean:.4f} ± {result.mae_std:.4f} over {len(result.folds)} folds")
 
 
 def cv_command(
@@ -206,7 +213,8 @@ def cv_command(
     ratings = load_ratings(dataset, data_dir, options)
     names = resolve_folds(ratings, folds)
     console = _console()
-    print(f"{ratings!r}\ncross-validating {model} on {len(names)} fold(s): {', '.join(names)}")
+    print(f"{ratings!r}\ncross-validating {model} on {len(names)} "
+          f"fold{'s' if len(names) != 1 else ''}: {', '.join(names)}")
 
     def progress(name: str, fold: FoldResult) -> None:
         print(f"  {name} {fold.fold}: RMSE {fold.rmse:.4f}, MAE {fold.mae:.4f} "
