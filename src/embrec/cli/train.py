@@ -109,7 +109,14 @@ def train_command(
     patience: Annotated[
         int | None, typer.Option("--patience", help="Early-stopping patience in epochs.")
     ] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="Torch threads.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help=(
+            "Torch intra-op threads. Default: 1 below a million training ratings, else the "
+            "free cores (usable cores less the load average); a busy core stalls every "
+            "thread, so more threads than free cores is many times slower."
+        )),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last epoch checkpoint.")
     ] = False,
