@@ -171,7 +171,8 @@ def complete_table_options(path: Path, options: dict[str, Any]) -> dict[str, Any
                 f"cannot tell which column holds the {key.removesuffix('_col')}s",
                 path=path,
                 line=1,
-                hint=f"pass {key}= (the header has {', '.join(names)})",
+                hint=f"name it with {key}= (--{key.replace('_', '-')} on the command line); "
+                f"the header has {', '.join(names)}",
             )
     return options
 
