@@ -89,7 +89,9 @@ def test_the_phase_column_appears_only_for_runs_that_have_phases():
 @pytest.mark.slow
 def test_gibbs_marks_its_burn_in_sweeps(u1, capsys):
     fit(u1.train, "bfm", valid=u1.test, epochs=4, burn_in=2, rank=4, verbose=True)
-    header, rows = header_and_rows(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "sweeps 1..2 are burn-in" in out and "averages the 2 sweeps after" in out
+    header, rows = header_and_rows(out)
     assert header[:2] == ["epoch", "phase"]
     assert [row[1] for row in rows] == ["burn-in", "burn-in", "sampling", "sampling"]
 

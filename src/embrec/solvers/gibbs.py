@@ -293,6 +293,9 @@ def _sample(spec: ModelSpec, fitted: ModelConfig, config: TrainConfig, train: Ra
                 for name, r in (("valid", valid), ("monitor", monitor)) if r is not None}
     history, table = History(), EpochTable(enabled=verbose)
     print_every = max(1, config.epochs // 40)
+    if verbose and fitted.burn_in:
+        print(f"sweeps 1..{fitted.burn_in} are burn-in: discarded, their validation RMSE is "
+              f"that of one sample and may rise; the model averages the {kept} sweeps after")
     try:
         for sweep in range(config.epochs):
             started = time.perf_counter()
