@@ -67,7 +67,12 @@ class PlainArgument(TyperArgument):
 
 
 def plain_params(params: list) -> list:
-    """``params`` relabelled in place (the same objects, so parsing is unchanged)."""
+    """``params`` relabelled in place (the same objects, so parsing is unchanged).
+
+    typer builds its parameter objects itself and offers no hook for their class;
+    giving the objects it built a subclass that only overrides the labels keeps
+    every value, callback and check typer set on them.
+    """
     for param in params:
         if type(param) is TyperOption:
             param.__class__ = PlainOption
