@@ -147,7 +147,7 @@ def score_line(result: CVResult) -> str:
     """``test RMSE m ± s, MAE m ± s over K folds``; one fold has no spread and is named."""
     if len(result.folds) == 1:
         return (f"test RMSE {result.rmse_mean:.4f}, MAE {result.mae_mean:.4f} "
-                f"on 1 fold ({result.folds[0].fold})")
+                f"on 1 fold, {result.folds[0].fold}")
     return (f"test RMSE {result.rmse_mean:.4f} ± {result.rmse_std:.4f}, "
             f"MAE {result.mae_mean:.4f} ± {result.mae_std:.4f} over {len(result.folds)} folds")
 
