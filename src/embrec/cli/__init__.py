@@ -2,7 +2,9 @@
 
 Each command group lives in a module of its own that exposes ``register(app)``.
 User mistakes (:class:`~embrec.errors.EmbrecError`) print one line on stderr and
-exit with code 2; no traceback.
+exit with code 2; usage mistakes (an unknown command or option, a missing
+argument, a value of the wrong kind) print the command's usage line and a
+one-line message and exit with code 2, as any command line does. No traceback.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import sys
 
 import typer
 
+from embrec.cli.help_format import use_plain_help
+from embrec.cli.usage_errors import ABORTS, USAGE_ERRORS, show_usage_error
 from embrec.errors import EmbrecError
 
+PROG_NAME = "embrec"
+
 app = typer.Typer(
-    name="embrec",
+    name=PROG_NAME,
     help="Collaborative filtering on explicit ratings: load, train, evaluate, recommend, serve.",
     no_args_is_help=True,
     add_completion=False,
@@ -29,13 +35,14 @@ def _register_commands() -> None:
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"embrec.cli.{name}").register(app)
+    use_plain_help(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 success, 2 bad input)."""
+    """Run the CLI; returns the exit code (0 success, 2 bad input or usage, 130 interrupted)."""
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name=PROG_NAME, standalone_mode=False)
     except EmbrecError as error:
         print(f"embrec: error: {error}", file=sys.stderr)
         return 2
@@ -44,16 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("embrec: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            return 2
-        if isinstance(error, click.exceptions.Abort):
-            return 130
-        raise
-    return 0
+    except USAGE_ERRORS as error:
+        return show_usage_error(error)
+    except ABORTS:
+        print("embrec: aborted", file=sys.stderr)
+        return 1
+    # Without standalone mode, typer returns an exit a command asked for (typer.Exit).
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def run() -> None:

@@ -5,7 +5,9 @@
 * ``embrec data split SOURCE --split SPEC``: train/test sizes and cold users/items.
 
 SOURCE is a dataset name (``ml-100k``, ``ml-latest-small``, ...) or a rating
-file. ``--json`` ends the output with one JSON object on the last line.
+file, read as the reader options say (``--user-col``, ``--sep``, ``--scale``...;
+see :mod:`embrec.cli.reader_options`). ``--json`` ends the output with one JSON
+object on the last line.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from embrec.data.ratings import Ratings
+from embrec.cli.reader_options import (
+    ItemColOpt,
+    RatingColOpt,
+    ScaleOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    load_ratings,
+    reader_options,
+)
 
 data_app = typer.Typer(
     name="data",
@@ -47,12 +58,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")
 
 
-def _load(source: str, data_dir: Path | None) -> Ratings:
-    from embrec.data.datasets import load_source
-
-    return load_source(source, data_dir=data_dir)
-
-
 def _print_json(payload: dict[str, Any]) -> None:
     print(json.dumps(payload, sort_keys=False, default=str))
 
@@ -62,11 +67,22 @@ def _count(value: float) -> str:
 
 
 @data_app.command("info")
-def info(source: SourceArg, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+def info(
+    source: SourceArg,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
+) -> None:
     """Counts, density, rating scale and distribution, activity per user and per item."""
     from embrec.data.stats import describe
 
-    summary = describe(_load(source, data_dir))
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    summary = describe(load_ratings(source, data_dir, options))
     if as_json:
         _print_json(summary)
         return
@@ -124,6 +140,12 @@ def show(
     data_dir: DataDirOpt = None,
     users: Annotated[int, typer.Option("--users", min=1, help="Most active users (rows).")] = 15,
     items: Annotated[int, typer.Option("--items", min=1, help="Most rated items (columns).")] = 10,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """The ratings of the most active users for the most rated items; blank = not rated.
 
@@ -132,7 +154,8 @@ def show(
     """
     from embrec.data.stats import crosstab
 
-    ratings = _load(source, data_dir)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    ratings = load_ratings(source, data_dir, options)
     frame = crosstab(ratings, n_users=users, n_items=items)
     console = Console()
     user_width = max([4, *(len(str(u)) for u in frame.index)])
@@ -170,12 +193,19 @@ def split(
     data_dir: DataDirOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random splits.")] = 0,
     as_json: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Train/test sizes of a split and how many test users and items are cold."""
     from embrec.data.splits import make_split, parse_split_spec
 
     parsed = parse_split_spec(spec)
-    ratings = _load(source, data_dir)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    ratings = load_ratings(source, data_dir, options)
     result = make_split(ratings, parsed, data_dir=data_dir, seed=seed)
     report = {"source": ratings.name, **result.report()}
     if as_json:

@@ -45,10 +45,19 @@ from embrec.cli.options import (
     WdOpt,
     collect_hyperparameters,
 )
+from embrec.cli.reader_options import (
+    ItemColOpt,
+    RatingColOpt,
+    ScaleOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    load_ratings,
+    reader_options,
+)
 from embrec.cli.train import PresetOpt, resolve_preset_option
 
 if TYPE_CHECKING:
-    from embrec.data.ratings import Ratings
     from embrec.evaluation.crossval import CVResult, FoldResult
     from embrec.evaluation.sweep import SweepResult
 
@@ -86,12 +95,6 @@ def _hyperparameters(model: str, valid_fraction: float | None, patience: int | N
     return hyper
 
 
-def _load(dataset: str, data_dir: Path | None) -> Ratings:
-    from embrec.data.datasets import load_source
-
-    return load_source(dataset, data_dir=data_dir)
-
-
 def _console() -> Console:
     """Rich output; a log or a pipe gets wide lines rather than wrapped table cells."""
     return Console() if sys.stdout.isatty() else Console(width=140)
@@ -113,12 +116,13 @@ def _print_cv(console: Console, result: CVResult) -> None:
         table.add_row(fold.fold, _cell(fold.rmse), _cell(fold.mae),
                       _cell(base.rmse if base else None), f"{fold.fit_seconds:.2f}",
                       f"{fold.predict_seconds:.3f}", f"{fold.seconds:.2f}")
-    base_mean = (f"{result.baseline.rmse_mean:.4f} ± {result.baseline.rmse_std:.4f}"
-                 if result.baseline else "-")
-    table.add_row("mean ± std", f"{result.rmse_mean:.4f} ± {result.rmse_std:.4f}",
-                  f"{result.mae_mean:.4f} ± {result.mae_std:.4f}", base_mean,
-                  f"{sum(f.fit_seconds for f in result.folds) / len(result.folds):.2f}", "",
-                  f"{result.seconds_mean:.2f}", style="bold")
+    if len(result.folds) > 1:
+        base_mean = (f"{result.baseline.rmse_mean:.4f} ± {result.baseline.rmse_std:.4f}"
+                     if result.baseline else "-")
+        table.add_row("mean ± std", f"{result.rmse_mean:.4f} ± {result.rmse_std:.4f}",
+                      f"{result.mae_mean:.4f} ± {result.mae_std:.4f}", base_mean,
+                      f"{sum(f.fit_seconds for f in result.folds) / len(result.folds):.2f}", "",
+                      f"{result.seconds_mean:.2f}", style="bold")
     console.print(table)
     ranked = [f for f in result.folds if f.ranking]
     if ranked:
@@ -135,11 +139,17 @@ def _print_cv(console: Console, result: CVResult) -> None:
                               *(_cell(values[m]) for m in metrics),
                               str(values["n_users_evaluated"]))
         console.print(table)
-    console.print(
-        f"{result.model}: test RMSE {result.rmse_mean:.4f} ± {result.rmse_std:.4f}, "
-        f"MAE {result.mae_mean:.4f} ± {result.mae_std:.4f} over {len(result.folds)} folds "
-        f"({result.workers} worker(s), {result.wall_seconds:.1f} s)"
-    )
+    console.print(f"{result.model}: {score_line(result)} ({result.workers} "
+                  f"worker{'s' if result.workers != 1 else ''}, {result.wall_seconds:.1f} s)")
+
+
+def score_line(result: CVResult) -> str:
+    """``test RMSE m ± s, MAE m ± s over K folds``; one fold has no spread and is named."""
+    if len(result.folds) == 1:
+        return (f"test RMSE {result.rmse_mean:.4f}, MAE {result.mae_mean:.4f} "
+                f"on 1 fold, {result.folds[0].fold}")
+    return (f"test RMSE {result.rmse_mean:.4f} ± {result.rmse_std:.4f}, "
+            f"MAE {result.mae_mean:.4f} ± {result.mae_std:.4f} over {len(result.folds)} folds")
 
 
 def cv_command(
@@ -177,6 +187,12 @@ def cv_command(
     ] = None,
     report: ReportOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Cross-validate a model over folds; print per-fold scores and mean ± std."""
     from embrec.evaluation.crossval import cross_validate, resolve_folds
@@ -193,10 +209,12 @@ def cv_command(
     if chosen is not None:
         hyper = chosen.resolve(hyper)
     check_request(model, hyper, solver)
-    ratings = _load(dataset, data_dir)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    ratings = load_ratings(dataset, data_dir, options)
     names = resolve_folds(ratings, folds)
     console = _console()
-    print(f"{ratings!r}\ncross-validating {model} on {len(names)} fold(s): {', '.join(names)}")
+    print(f"{ratings!r}\ncross-validating {model} on {len(names)} "
+          f"fold{'s' if len(names) != 1 else ''}: {', '.join(names)}")
 
     def progress(name: str, fold: FoldResult) -> None:
         print(f"  {name} {fold.fold}: RMSE {fold.rmse:.4f}, MAE {fold.mae:.4f} "
@@ -284,6 +302,12 @@ def sweep_command(
     baseline: BaselineOpt = True,
     report: ReportOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Cross-validate every point of a grid or a random search; print the fold x point table."""
     from embrec.errors import ConfigError
@@ -301,7 +325,8 @@ def sweep_command(
     )
     results = results or Path(f"sweep-{model}.csv")
     check_request(model, fixed, solver)
-    ratings = _load(dataset, data_dir)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    ratings = load_ratings(dataset, data_dir, options)
     print(f"{ratings!r}\nsweeping {model}; results in {results}")
 
     def progress(row: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -30,6 +31,16 @@ from embrec.cli.options import (
     SolverOpt,
     WdOpt,
     collect_hyperparameters,
+)
+from embrec.cli.reader_options import (
+    ItemColOpt,
+    RatingColOpt,
+    ScaleOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    load_ratings,
+    reader_options,
 )
 
 SplitOpt = Annotated[
@@ -63,11 +74,12 @@ def checkpoint_dir_for(out: Path) -> Path:
     return out.parent / f".{out.name}.checkpoint"
 
 
-def load_split(dataset: str, data_dir: Path | None, split: str, seed: int):
-    from embrec.data.datasets import load_source
+def load_split(dataset: str, data_dir: Path | None, split: str, seed: int,
+               options: dict[str, Any] | None = None):
+    """The ratings of ``dataset`` (read with the reader ``options``) and their ``split``."""
     from embrec.data.splits import make_split
 
-    ratings = load_source(dataset, data_dir=data_dir)
+    ratings = load_ratings(dataset, data_dir, options or {})
     return ratings, make_split(ratings, split, data_dir=data_dir, seed=seed)
 
 
@@ -97,7 +109,14 @@ def train_command(
     patience: Annotated[
         int | None, typer.Option("--patience", help="Early-stopping patience in epochs.")
     ] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="Torch threads.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help=(
+            "Torch intra-op threads. Default: 1 below a million training ratings, else the "
+            "free cores (usable cores less the load average); a busy core stalls every "
+            "thread, so more threads than free cores is many times slower."
+        )),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last epoch checkpoint.")
     ] = False,
@@ -111,6 +130,12 @@ def train_command(
     ] = None,
     param: ParamOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Train a model on a split of a dataset, print the epoch table, save the bundle."""
     from embrec.training.fit import fit
@@ -134,10 +159,13 @@ def train_command(
         if value is not None:
             hyper[key] = value
     main_rank = context is None or context.is_main
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
     if context is None:
-        ratings, parts = load_split(dataset, data_dir, split, seed)
+        ratings, parts = load_split(dataset, data_dir, split, seed, options)
     else:
-        ratings, parts = context.main_first(lambda: load_split(dataset, data_dir, split, seed))
+        ratings, parts = context.main_first(
+            lambda: load_split(dataset, data_dir, split, seed, options)
+        )
     report = parts.report()
     if main_rank:
         print(
@@ -223,6 +251,12 @@ def lr_find_command(
     ),
     param: ParamOpt = None,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Sweep the learning rate on the training part, suggest one and plot loss vs rate."""
     from embrec.training.lr_find import lr_find
@@ -231,7 +265,8 @@ def lr_find_command(
         factors=factors, layers=layers, dropout=dropout, wd=wd, batch_size=batch_size,
         optimizer=optimizer, seed=seed, params=param, model=model,
     )
-    _, parts = load_split(dataset, data_dir, split, seed)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    _, parts = load_split(dataset, data_dir, split, seed, options)
     result = lr_find(parts.train, model, steps=steps, **hyper)
     result.plot(plot, title=f"Learning-rate finder: {model} on {dataset} ({parts.name} train)")
     print(
@@ -243,10 +278,43 @@ def lr_find_command(
                           "plot": str(plot)}))
 
 
+TRAINING_SETTINGS: dict[str, tuple[str, ...]] = {
+    "torch": ("epochs", "lr", "optimizer", "schedule", "batch_size", "weight_decay", "emb_l2"),
+    "sgd": ("epochs", "lr", "schedule", "emb_l2"),
+    "als": ("epochs", "emb_l2"),
+    "gibbs": ("epochs",),
+}
+"""The training settings each solver reads (the rest of ``TrainConfig`` it ignores)."""
+
+SETTING_HEADERS = {"batch_size": "batch", "weight_decay": "wd", "optimizer": "optim"}
+
+
+def training_defaults(spec: Any, solver: str) -> dict[str, Any]:
+    """What ``embrec train --model NAME --solver SOLVER`` trains with when no flag is given.
+
+    The settings ``solver`` reads, from the model's training defaults, then the
+    solver's defaults for that model, then ``TrainConfig``'s. Empty when neither
+    the model nor the solver sets any: the fit is then configured by the
+    model's hyperparameters alone (the closed-form baseline).
+    """
+    from embrec.training.fit import SOLVER_DEFAULTS, split_hyperparameters
+
+    own = {**spec.train_defaults, **SOLVER_DEFAULTS.get(solver, {}).get(spec.name, {})}
+    if not own:
+        return {}
+    _, config = split_hyperparameters(spec, {}, solver)
+    return {key: getattr(config, key) for key in TRAINING_SETTINGS.get(solver, ())}
+
+
+def _setting(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def models_command() -> None:
-    """List the models, their hyperparameters and solvers."""
+    """List the models: hyperparameters, solvers, and the training defaults of each solver."""
     from embrec.models.registry import MODELS
 
+    console = Console()
     table = Table(title="embrec models")
     for column in ("name", "what it is", "hyperparameters (defaults)", "solvers"):
         table.add_column(column)
@@ -255,7 +323,24 @@ def models_command() -> None:
             f"{k}={v.default}" for k, v in spec.config_cls.model_fields.items()
         )
         table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers))
-    Console().print(table)
+    console.print(table)
+
+    settings = TRAINING_SETTINGS["torch"]
+    training = Table(
+        title="training defaults (the first solver is the default; flags override)",
+        caption="blank: the solver does not use it; -: set by the hyperparameters alone",
+        box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0),
+    )
+    for column in ("model", "solver", *(SETTING_HEADERS.get(k, k) for k in settings)):
+        training.add_column(column, no_wrap=True,
+                            justify="left" if column in ("model", "solver") else "right")
+    for spec in MODELS.values():
+        for solver in spec.solvers:
+            values = training_defaults(spec, solver)
+            cells = [_setting(values[k]) if k in values else ("-" if not values else "")
+                     for k in settings]
+            training.add_row(spec.name if solver == spec.solvers[0] else "", solver, *cells)
+    console.print(training)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,8 +25,10 @@ the expanded design, whose implicit rows have hundreds of entries per rating.
 The first ``burn_in`` of the ``epochs`` sweeps are discarded; the prediction
 is the average of ``ŷ_s`` over the rest (see :mod:`embrec.models.bfm` for how
 that average is stored). Per sweep the history records the training MSE of
-the current sample and the RMSE of the running posterior mean on ``valid``
-(reported only, never used to fit).
+the current sample and the RMSE on ``valid`` (reported only, never used to
+fit): of the current sample during burn-in, which may rise while the chain
+moves away from its start (phase ``burn-in`` in the epoch table), then of the
+running posterior mean (phase ``sampling``).
 """
 
 from __future__ import annotations
@@ -291,6 +293,9 @@ def _sample(spec: ModelSpec, fitted: ModelConfig, config: TrainConfig, train: Ra
                 for name, r in (("valid", valid), ("monitor", monitor)) if r is not None}
     history, table = History(), EpochTable(enabled=verbose)
     print_every = max(1, config.epochs // 40)
+    if verbose and fitted.burn_in:
+        print(f"sweeps 1..{fitted.burn_in} are burn-in: discarded, their validation RMSE is "
+              f"that of one sample and may rise; the model averages the {kept} sweeps after")
     try:
         for sweep in range(config.epochs):
             started = time.perf_counter()
@@ -311,6 +316,7 @@ def _sample(spec: ModelSpec, fitted: ModelConfig, config: TrainConfig, train: Ra
                 valid_rmse=scores["valid"][1] if "valid" in scores else None,
                 monitor_rmse=scores["monitor"][1] if "monitor" in scores else None,
                 seconds=seconds, ratings_per_second=len(train) / max(seconds, 1e-9), lr=0.0,
+                phase="sampling" if keep else "burn-in",
             )
             history.epochs.append(record)
             if (sweep + 1) % print_every == 0 or sweep + 1 == config.epochs:

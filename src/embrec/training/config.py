@@ -34,7 +34,8 @@ class TrainConfig(BaseModel):
         patience: epochs without improvement of the monitored RMSE before
             stopping; None trains all epochs (best weights are still restored).
         seed: seeds initialisation, permutations and dropout.
-        threads: torch intra-op threads (None: all cores).
+        threads: torch intra-op threads (None: one below a million training ratings,
+            else the free cores; see :mod:`embrec.training.threads`).
     """
 
     model_config = ConfigDict(extra="forbid")

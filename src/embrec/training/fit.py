@@ -12,7 +12,6 @@ PyTorch loop, or a closed-form / compiled solver where a model has one).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
 from embrec.training.history import EpochRecord, EpochTable, History
 from embrec.training.loop import Trainer, evaluate
 from embrec.training.optim import SPARSE_OPTIMIZERS
+from embrec.training.threads import configure_threads
 
 if TYPE_CHECKING:
     from embrec.training.distributed import Distributed
@@ -69,10 +69,6 @@ def carve_monitor(train: Ratings, fraction: float, seed: int) -> tuple[Ratings, 
     return part.train, part.test
 
 
-def configure_threads(threads: int | None) -> None:
-    torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
-
-
 def fit(
     train: Ratings,
     model: str = "mf-bias",
@@ -101,7 +97,7 @@ def fit(
             f"model {spec.name!r} has no solver {solver!r}; choose one of {', '.join(spec.solvers)}"
         )
     model_config, config = split_hyperparameters(spec, hyperparameters, solver)
-    configure_threads(config.threads)
+    configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
     fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)

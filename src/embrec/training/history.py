@@ -1,7 +1,7 @@
 """The per-epoch record of a training run and the table it prints.
 
 The table is the one every notebook of the field prints: epoch, train loss,
-validation loss, validation RMSE, seconds and throughput.
+validation loss, validation RMSE, time and throughput; see :class:`EpochTable`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class EpochRecord:
     seconds: float
     ratings_per_second: float
     lr: float
+    phase: str | None = None
+    """What kind of epoch it was, for solvers with more than one (Gibbs: burn-in, sampling)."""
 
 
 @dataclass
@@ -65,17 +67,67 @@ def _cell(value: float | None, digits: int = 6) -> str:
     return f"{value:.{digits}f}"
 
 
-class EpochTable:
-    """Prints one row per epoch: plain aligned text (a log or a pipe) or a rich table row."""
+ROUNDS_UP = 0.9995
+"""A value at least this share of a unit prints as 1.00 of it, not 1000 of the one below."""
 
-    COLUMNS = (
-        "epoch", "train_loss", "valid_loss", "valid_rmse", "monitor_rmse", "time", "ratings/s",
-    )
+
+def three_digits(value: float) -> str:
+    """``value`` (0 <= value < 1000) with three significant digits: 412, 35.0, 2.35."""
+    return f"{value:.0f}" if value >= 99.95 else f"{value:.1f}" if value >= 9.995 else \
+        f"{value:.2f}"
+
+
+def format_seconds(seconds: float) -> str:
+    """An epoch's duration with three significant digits: ``12.3s``, ``2.35ms``, ``410µs``."""
+    if seconds >= ROUNDS_UP:
+        return f"{seconds:.0f}s" if seconds >= 999.5 else f"{three_digits(seconds)}s"
+    if seconds >= 1e-3 * ROUNDS_UP:
+        return f"{three_digits(seconds * 1e3)}ms"
+    if seconds >= 1e-6 * ROUNDS_UP:
+        return f"{three_digits(seconds * 1e6)}µs"
+    return "<1µs"
+
+
+def format_rate(per_second: float) -> str:
+    """A throughput with three significant digits: ``812``, ``17.7k``, ``35.0M``."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if per_second >= scale * ROUNDS_UP:
+            return f"{three_digits(per_second / scale)}{suffix}"
+    return f"{per_second:.0f}"
+
+
+class EpochTable:
+    """Prints one row per epoch: plain aligned text (a log or a pipe) or a rich table row.
+
+    The columns are fixed by the first row: validation columns only when a
+    validation set is scored, ``monitor_rmse`` only when early stopping
+    monitors a held-out part, ``phase`` only for solvers whose epochs differ in
+    kind (a Gibbs sampler's burn-in sweeps are discarded, so their validation
+    RMSE may rise without the run diverging). Durations are shown with three
+    significant digits down to microseconds, throughput as ``35.0M`` ratings/s.
+    """
+
+    CELLS = {
+        "epoch": lambda r: str(r.epoch),
+        "phase": lambda r: r.phase or "",
+        "train_loss": lambda r: _cell(r.train_loss),
+        "valid_loss": lambda r: _cell(r.valid_loss),
+        "valid_rmse": lambda r: _cell(r.valid_rmse),
+        "monitor_rmse": lambda r: _cell(r.monitor_rmse),
+        "time": lambda r: format_seconds(r.seconds),
+        "ratings/s": lambda r: format_rate(r.ratings_per_second),
+    }
+    OPTIONAL = {
+        "phase": lambda r: r.phase is not None,
+        "valid_loss": lambda r: r.valid_loss is not None,
+        "valid_rmse": lambda r: r.valid_rmse is not None,
+        "monitor_rmse": lambda r: r.monitor_rmse is not None,
+    }
 
     def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
         self.stream = stream or sys.stdout
         self.enabled = enabled
-        self._header_done = False
+        self.columns: tuple[str, ...] | None = None
 
     @property
     def interactive(self) -> bool:
@@ -89,19 +141,16 @@ class EpochTable:
 
         return track(batches, total=total, description=f"epoch {epoch}", transient=True)
 
+    def columns_for(self, record: EpochRecord) -> tuple[str, ...]:
+        """The columns a run shows, from its first record."""
+        return tuple(name for name in self.CELLS
+                     if name not in self.OPTIONAL or self.OPTIONAL[name](record))
+
     def row(self, record: EpochRecord) -> None:
         if not self.enabled:
             return
-        if not self._header_done:
-            print("  ".join(f"{c:>12}" for c in self.COLUMNS), file=self.stream)
-            self._header_done = True
-        cells = [
-            str(record.epoch),
-            _cell(record.train_loss),
-            _cell(record.valid_loss),
-            _cell(record.valid_rmse),
-            _cell(record.monitor_rmse),
-            f"{record.seconds:.2f}s",
-            f"{record.ratings_per_second:,.0f}",
-        ]
+        if self.columns is None:
+            self.columns = self.columns_for(record)
+            print("  ".join(f"{c:>12}" for c in self.columns), file=self.stream)
+        cells = [self.CELLS[name](record) for name in self.columns]
         print("  ".join(f"{c:>12}" for c in cells), file=self.stream, flush=True)

@@ -27,8 +27,9 @@ from embrec.bundle import shape_of
 from embrec.data.ratings import Ratings
 from embrec.models.registry import get_spec
 from embrec.predictor import Fallback
-from embrec.training.fit import configure_threads, split_hyperparameters
+from embrec.training.fit import split_hyperparameters
 from embrec.training.loop import Trainer
+from embrec.training.threads import configure_threads
 
 
 @dataclass
@@ -82,7 +83,7 @@ def lr_find(
     spec = get_spec(model)
     hyperparameters = {**hyperparameters, "schedule": "constant", "lr": start_lr}
     model_config, config = split_hyperparameters(spec, hyperparameters)
-    configure_threads(config.threads)
+    configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     fallback = Fallback.fit(train)
     module = spec.build(model_config, shape_of(train, fallback.global_mean),

@@ -123,11 +123,17 @@ def looks_like_movielens_csv(path: Path) -> bool:
 
 
 def complete_table_options(path: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """Fill in the columns (and header) of a generic table from its header, when not given."""
+    """Fill in the columns, separator and header of a generic table, when not given.
+
+    A text file has a header when a field of its first line is not a number, even
+    when every column is given (by position, a headerless file's first line is data).
+    """
     options = dict(options)
-    if all(options.get(k) is not None for k in ("user_col", "item_col", "rating_col")):
+    named = all(options.get(k) is not None for k in ("user_col", "item_col", "rating_col"))
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    if named and (parquet or options.get("header") is not None):
         return options
-    if path.suffix.lower() in PARQUET_SUFFIXES:
+    if parquet:
         import pyarrow.parquet as pq
 
         try:
@@ -165,7 +171,8 @@ def complete_table_options(path: Path, options: dict[str, Any]) -> dict[str, Any
                 f"cannot tell which column holds the {key.removesuffix('_col')}s",
                 path=path,
                 line=1,
-                hint=f"pass {key}= (the header has {', '.join(names)})",
+                hint=f"name it with {key}= (--{key.replace('_', '-')} on the command line); "
+                f"the header has {', '.join(names)}",
             )
     return options
 

@@ -103,7 +103,7 @@ def guess_separator(path: Path) -> str:
         "cannot tell the column separator from the first line",
         path=path,
         line=1,
-        hint="pass sep (for example ',' or '\\t')",
+        hint="pass sep= (--sep on the command line), for example ',' or '\\t'",
     )
 
 
