@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embrec.cli.files import read_train_test
 from embrec.cli.options import (
     BatchOpt,
     DataDirOpt,
@@ -31,9 +32,30 @@ from embrec.cli.options import (
     WdOpt,
     collect_hyperparameters,
 )
+from embrec.errors import ConfigError
 
 SplitOpt = Annotated[
     str, typer.Option("--split", help="random:0.2, u1..u5, ua, ub, kfold:5:1, temporal:0.1, ...")
+]
+DEFAULT_SPLIT = "random:0.2"
+TrainDatasetOpt = Annotated[
+    str | None,
+    typer.Option("--dataset", "-d", help="Dataset name (ml-100k, ...) or a ratings file, "
+                                         "split by --split."),
+]
+TrainSplitOpt = Annotated[
+    str | None,
+    typer.Option("--split", help=f"How to split --dataset: {DEFAULT_SPLIT} (default), u1..u5, "
+                                 "ua, ub, kfold:5:1, temporal:0.1, ..."),
+]
+TrainFileOpt = Annotated[
+    Path | None,
+    typer.Option("--train", help="Train on all of this ratings file (instead of --dataset)."),
+]
+TestFileOpt = Annotated[
+    Path | None,
+    typer.Option("--test", help="With --train: report test RMSE on this ratings file "
+                                "(matched to the training ids by raw id)."),
 ]
 
 
@@ -71,13 +93,52 @@ def load_split(dataset: str, data_dir: Path | None, split: str, seed: int):
     return ratings, make_split(ratings, split, data_dir=data_dir, seed=seed)
 
 
+def print_split(ratings: Any, name: str, report: dict[str, Any]) -> None:
+    print(
+        f"{ratings!r}\nsplit {name}: train {report['n_train']:,}, "
+        f"test {report['n_test']:,} (cold test users {report['cold_users']}, "
+        f"cold test items {report['cold_items']})"
+    )
+    if report["cold_users"] or report["cold_items"]:
+        print(
+            f"warning: {report['cold_test_ratings']:,} of {report['n_test']:,} test ratings "
+            "belong to users or items never seen in training; they are predicted by the "
+            "baseline and measure cold start, not the model"
+        )
+
+
+def check_data_options(
+    dataset: str | None, split: str | None, train_file: Path | None, test_file: Path | None,
+    with_store: Path | None,
+) -> None:
+    """``--dataset`` [+ ``--split``] or ``--train`` [+ ``--test``], never a mix of the two."""
+    if train_file is None:
+        if test_file is not None:
+            raise ConfigError("--test needs --train FILE; with --dataset the test part comes "
+                              "from --split")
+        if dataset is None:
+            raise ConfigError("say what to train on: --dataset NAME_OR_FILE [--split SPEC], "
+                              "or --train FILE [--test FILE]")
+        return
+    if dataset is not None:
+        raise ConfigError("--train replaces --dataset: give --train FILE [--test FILE] or "
+                          "--dataset NAME [--split SPEC], not both")
+    if split is not None:
+        raise ConfigError("--split splits --dataset; with --train give the test ratings as "
+                          "--test FILE")
+    if with_store is not None:
+        raise ConfigError("--with-store works with --dataset only; drop it or use --dataset")
+
+
 def train_command(
-    dataset: DatasetOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to save the model bundle.")],
+    dataset: TrainDatasetOpt = None,
+    train_file: TrainFileOpt = None,
+    test_file: TestFileOpt = None,
     model: ModelOpt = "mf-bias",
     preset: PresetOpt = None,
     data_dir: DataDirOpt = None,
-    split: SplitOpt = "random:0.2",
+    split: TrainSplitOpt = None,
     solver: SolverOpt = None,
     epochs: EpochsOpt = None,
     lr: LrOpt = None,
@@ -112,9 +173,11 @@ def train_command(
     param: ParamOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a model on a split of a dataset, print the epoch table, save the bundle."""
+    """Train a model on a split of a dataset (or on --train FILE, tested on --test FILE),
+    print the epoch table, save the bundle."""
     from embrec.training.fit import fit
 
+    check_data_options(dataset, split, train_file, test_file, with_store)
     context = None
     if distributed:
         from embrec.training.distributed import init_distributed
@@ -134,33 +197,32 @@ def train_command(
         if value is not None:
             hyper[key] = value
     main_rank = context is None or context.is_main
-    if context is None:
-        ratings, parts = load_split(dataset, data_dir, split, seed)
+    if train_file is not None:
+        files = (read_train_test(train_file, test_file) if context is None
+                 else context.main_first(lambda: read_train_test(train_file, test_file)))
+        if main_rank:
+            print(files.describe())
+        source, split_name, report = str(train_file), files.name, files.report()
+        train_part, test_part = files.train, files.test
     else:
-        ratings, parts = context.main_first(lambda: load_split(dataset, data_dir, split, seed))
-    report = parts.report()
-    if main_rank:
-        print(
-            f"{ratings!r}\nsplit {parts.name}: train {report['n_train']:,}, "
-            f"test {report['n_test']:,} (cold test users {report['cold_users']}, "
-            f"cold test items {report['cold_items']})"
-        )
-        if report["cold_users"] or report["cold_items"]:
-            print(
-                f"warning: {report['cold_test_ratings']:,} of {report['n_test']:,} test ratings "
-                "belong to users or items never seen in training; they are predicted by the "
-                "baseline and measure cold start, not the model"
-            )
+        split = split or DEFAULT_SPLIT
+        if context is None:
+            ratings, parts = load_split(dataset, data_dir, split, seed)
+        else:
+            ratings, parts = context.main_first(lambda: load_split(dataset, data_dir, split, seed))
+        source, split_name, report = str(dataset), parts.name, parts.report()
+        train_part, test_part = parts.train, parts.test
+        if main_rank:
+            print_split(ratings, parts.name, report)
     checkpoint = checkpoint_dir_for(out)
     if not resume and checkpoint.exists() and main_rank:
         shutil.rmtree(checkpoint)
-    provenance = {"dataset": dataset, "split": parts.name, "split_report": report}
+    provenance = {"dataset": source, "split": split_name, "split_report": report}
     if chosen is not None:
         hyper = chosen.resolve(hyper)
         provenance["preset"] = chosen.to_json()
     if context is not None:
         provenance["processes"] = context.world
-    train_part, test_part = parts.train, parts.test
     if with_store is not None:
         from embrec.serving.retrain import with_store as fold_store
 
@@ -182,8 +244,8 @@ def train_command(
     summary: dict[str, Any] = {
         "model": trained.name,
         "solver": trained.solver,
-        "dataset": dataset,
-        "split": parts.name,
+        "dataset": source,
+        "split": split_name,
         "seed": trained.train_config.get("seed", seed),
         "valid_rmse": trained.metrics.get("valid_rmse"),
         "valid_mae": trained.metrics.get("valid_mae"),
@@ -194,11 +256,16 @@ def train_command(
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
     }
-    print(
-        f"{trained.name} on {parts.name}: test RMSE {summary['valid_rmse']:.4f}, "
-        f"MAE {summary['valid_mae']:.4f} (predictions clipped to "
-        f"{trained.scale.low:g}..{trained.scale.high:g}); saved to {out}"
-    )
+    if test_part is None:
+        print(f"{trained.name} trained on {split_name}: no test ratings; saved to {out}")
+    else:
+        print(
+            f"{trained.name} on {split_name}: test RMSE {summary['valid_rmse']:.4f}, "
+            f"MAE {summary['valid_mae']:.4f} (predictions clipped to "
+            f"{trained.scale.low:g}..{trained.scale.high:g}); saved to {out}"
+        )
+    if "test_fallback_ratings" in trained.metrics:
+        summary.update({k: v for k, v in trained.metrics.items() if k.startswith("test_")})
     if json_out:
         print(json.dumps(summary))
     if context is not None:
