@@ -88,8 +88,8 @@ def prediction_table(trained: TrainedModel, ratings: Ratings) -> pd.DataFrame:
     """Predictions for the file's pairs as a table with the file's raw ids.
 
     ``fallback`` is true where the network had nothing to say (the baseline
-    answered), and ``reason`` says why: ``unknown user``, ``unknown item`` or
-    ``no training ratings``.
+    answered), and ``reason`` says why: ``unknown user``, ``unknown item``,
+    ``unknown user and item`` or ``no training ratings``.
     """
     aligned = align_ratings(ratings, trained.train).ratings
     predictions, modelled = trained.predictor.predict(aligned.users, aligned.items)
@@ -97,6 +97,7 @@ def prediction_table(trained: TrainedModel, ratings: Ratings) -> pd.DataFrame:
     reason[~modelled] = "no training ratings"
     reason[aligned.items < 0] = "unknown item"
     reason[aligned.users < 0] = "unknown user"
+    reason[(aligned.users < 0) & (aligned.items < 0)] = "unknown user and item"
     return pd.DataFrame(
         {
             "user_id": ratings.user_ids.to_raw(ratings.users),
