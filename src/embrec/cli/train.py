@@ -275,39 +275,66 @@ def train_command(
 def lr_find_command(
     dataset: DatasetOpt,
     model: ModelOpt = "mf-bias",
+    solver: SolverOpt = None,
     data_dir: DataDirOpt = None,
-    split: SplitOpt = "random:0.2",
+    split: SplitOpt = DEFAULT_SPLIT,
+    epochs: EpochsOpt = None,
     factors: FactorsOpt = None,
     layers: LayersOpt = None,
     dropout: DropoutOpt = None,
     wd: WdOpt = None,
+    emb_l2: EmbL2Opt = None,
     batch_size: BatchOpt = None,
+    schedule: ScheduleOpt = None,
     optimizer: OptimizerOpt = None,
     seed: SeedOpt = 0,
-    steps: Annotated[int, typer.Option("--steps", help="Batches to sweep over.")] = 100,
+    steps: Annotated[int, typer.Option("--steps", help="Batches of the range test.")] = 100,
+    carve_out: Annotated[
+        float, typer.Option("--carve-out", help="Share of the training part each candidate "
+                                                "rate is checked on.")
+    ] = 0.1,
     plot: Annotated[Path, typer.Option("--plot", help="Where to save the plot (PNG).")] = Path(
         "lr_find.png"
     ),
     param: ParamOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Sweep the learning rate on the training part, suggest one and plot loss vs rate."""
-    from embrec.training.lr_find import lr_find
+    """Suggest a learning rate for a model and solver, checked on a carve-out of the training part.
+
+    torch: a range test proposes a rate; sgd: a grid around the default. Each
+    candidate and the default are fitted on the training part minus the
+    carve-out and scored on it; the best is suggested (the default if none beats it).
+    """
+    from embrec.training.lr_advice import advise_lr
 
     hyper = collect_hyperparameters(
-        factors=factors, layers=layers, dropout=dropout, wd=wd, batch_size=batch_size,
-        optimizer=optimizer, seed=seed, params=param, model=model,
+        epochs=epochs, factors=factors, layers=layers, dropout=dropout, wd=wd, emb_l2=emb_l2,
+        batch_size=batch_size, schedule=schedule, optimizer=optimizer, seed=seed, params=param,
+        model=model,
     )
     _, parts = load_split(dataset, data_dir, split, seed)
-    result = lr_find(parts.train, model, steps=steps, **hyper)
-    result.plot(plot, title=f"Learning-rate finder: {model} on {dataset} ({parts.name} train)")
-    print(
-        f"suggested learning rate: {result.suggestion:.2e} "
-        f"(minimum loss at {result.min_loss_lr:.2e}); plot saved to {plot}"
-    )
+    advice = advise_lr(parts.train, model, solver=solver, fraction=carve_out, steps=steps,
+                       **hyper)
+    title = f"{model} ({advice.solver}) on {dataset} ({parts.name} train)"
+    print(f"{model}, solver {advice.solver}: {advice.optimiser}")
+    if advice.range_test is not None:
+        advice.range_test.plot(plot, title=f"Learning-rate range test: {title}")
+        print(f"range test: steepest loss descent at {advice.range_test.suggestion:.2e} "
+              f"(minimum loss at {advice.range_test.min_loss_lr:.2e}); plot saved to {plot}")
+    else:
+        advice.plot_trials(plot, title=f"Learning rates checked: {title}")
+    for note in advice.notes:
+        print(f"note: {note}")
+    print(f"each rate fitted on {1 - carve_out:.0%} of the training part and scored on the "
+          f"other {carve_out:.0%} (seed {advice.seed}):")
+    for trial in advice.trials:
+        rmse = "diverged" if trial.rmse == float("inf") else f"RMSE {trial.rmse:.4f}"
+        print(f"  lr {trial.lr:.2e} ({trial.origin}): {rmse}")
+    print(f"suggested learning rate: {advice.suggestion:.2e} -- {advice.verdict()}")
+    if advice.range_test is None:
+        print(f"plot saved to {plot}")
     if json_out:
-        print(json.dumps({"suggestion": result.suggestion, "min_loss_lr": result.min_loss_lr,
-                          "plot": str(plot)}))
+        print(json.dumps({**advice.to_json(), "plot": str(plot)}))
 
 
 def models_command() -> None:
