@@ -172,3 +172,14 @@ def test_a_missing_train_file_exits_2_naming_it(tmp_path, capsys):
                            capsys)
     assert code == 2
     assert "nope.csv: no such file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_gibbs_solver_tracks_a_partly_unknown_test_file_as_the_predictor_scores_it(
+    data_dir, tmp_path
+):
+    test = load_source(with_strangers(data_dir, tmp_path))
+    trained = fit(load_source(data_dir / "ml-100k" / "u1.base"), "bfm", valid=test,
+                  rank=4, epochs=4, burn_in=1, seed=0)
+    assert trained.metrics["test_unknown_users"] == 2
+    assert trained.history.epochs[-1].valid_rmse == pytest.approx(
+        trained.metrics["valid_rmse"], abs=1e-6)

@@ -57,10 +57,16 @@ class Alignment:
         """One line for the terminal."""
         if not self.unknown_users and not self.unknown_items:
             return f"{len(self.ratings):,} ratings; every user and item is known to the model"
+        parts = [
+            f"{count:,} {what} ({n_ratings:,} ratings)"
+            for count, what, n_ratings in (
+                (self.unknown_users, "users", self.unknown_user_ratings),
+                (self.unknown_items, "items", self.unknown_item_ratings),
+            )
+            if count
+        ]
         return (
-            f"{len(self.ratings):,} ratings; {self.unknown_users:,} users "
-            f"({self.unknown_user_ratings:,} ratings) and {self.unknown_items:,} items "
-            f"({self.unknown_item_ratings:,} ratings) are unknown to the model: "
+            f"{len(self.ratings):,} ratings; {' and '.join(parts)} are unknown to the model: "
             f"{self.unknown_ratings:,} ratings get the baseline fallback"
         )
 
