@@ -101,7 +101,33 @@ def test_predict_writes_raw_ids_predictions_and_fallback_flags(files, tmp_path, 
     predicted = load(files["bundle"]).predict(test["user"].tolist(), test["item"].tolist())
     np.testing.assert_allclose(table["prediction"].to_numpy(), predicted.ratings, atol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == [out_path.name]
-    assert f"wrote {len(test):,} predictions (40 from the fallback)" in out
+    assert f"wrote {len(test):,} predictions" in out
+    assert "40 from the fallback (2 unknown users, 33 unknown items)" in out
+
+
+def test_predict_answers_a_table_of_pairs_without_ratings(files, tmp_path, capsys):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("userId,movieId\n1,50\n1,99999\nbob,50\n 7 ,181\n1,50\n")
+    out_path = tmp_path / "predictions.tsv"
+    code, out, _ = run_cli(["predict", files["bundle"], pairs, "-o", out_path, "--json"], capsys)
+    assert code == 0
+    table = pd.read_csv(out_path, sep="\t", keep_default_na=False)
+    assert list(table.columns) == ["user_id", "item_id", "prediction", "fallback", "reason"]
+    assert table["user_id"].astype(str).tolist() == ["1", "1", "bob", "7", "1"]
+    assert table["reason"].tolist() == ["", "unknown item", "unknown user", "", ""]
+    model = load(files["bundle"])
+    expected = model.predict([1, 1, "bob", 7, 1], [50, 99999, 50, 181, 50]).ratings
+    np.testing.assert_allclose(table["prediction"].to_numpy(), expected, atol=1e-6)
+    counts = json.loads(out.strip().splitlines()[-1])
+    assert counts["n_predictions"] == 5 and counts["n_fallback"] == 2
+
+
+def test_an_empty_id_in_a_pairs_file_exits_2_naming_the_line(files, tmp_path, capsys):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("user,item\n1,50\n2,\n")
+    code, _, err = run_cli(["predict", files["bundle"], pairs, "-o", tmp_path / "p.csv"], capsys)
+    assert code == 2
+    assert f"{pairs}:3: empty item id" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_missing_ratings_file_exits_2_naming_it(files, tmp_path, capsys):

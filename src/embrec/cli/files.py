@@ -3,9 +3,10 @@
 * ``embrec evaluate BUNDLE FILE [--k 10] [--threshold 4] [--json]``: RMSE/MAE
   over every rating of FILE and ranking metrics@k over its users and items the
   model knows, with the counts of rows, unknown users and unknown items;
-* ``embrec predict BUNDLE FILE -o OUT``: one prediction per rating of FILE, raw
-  ids in and out (``user_id,item_id,rating,prediction,fallback,reason``), as CSV,
-  TSV (``.tsv``) or Parquet (``.parquet``), written to a temporary file and renamed.
+* ``embrec predict BUNDLE FILE -o OUT``: one prediction per rating of FILE (or
+  per row of a table of (user, item) pairs without ratings), raw ids in and out
+  (``user_id,item_id,[rating,]prediction,fallback,reason``), as CSV, TSV
+  (``.tsv``) or Parquet (``.parquet``), written to a temporary file and renamed.
 
 Every rating file the CLI reads for these commands and for ``embrec train
 --train/--test`` goes through :func:`read_ratings_file`.
@@ -26,6 +27,7 @@ import typer
 from embrec.cli.options import JsonOpt
 from embrec.data.align import Alignment, align_ratings
 from embrec.data.ratings import Ratings
+from embrec.data.readers.pairs import Pairs, pair_layout, read_pairs
 from embrec.errors import ConfigError, DataError
 
 BundleArg = Annotated[Path, typer.Argument(help="A model bundle folder (from embrec train).")]
@@ -93,12 +95,24 @@ class TrainTestFiles:
         return "\n".join(lines)
 
 
-def read_train_test(train_path: Path, test_path: Path | None) -> TrainTestFiles:
-    """Read ``--train`` (and ``--test``) and map the test ratings onto the training ids."""
-    train = read_ratings_file(train_path)
-    test = None if test_path is None else read_ratings_file(test_path)
+def read_train_test(
+    train_path: Path, test_path: Path | None, **reader_options: Any
+) -> TrainTestFiles:
+    """Read ``--train`` (and ``--test``, with the same reader options) and map the test
+    ratings onto the training ids."""
+    train = read_ratings_file(train_path, **reader_options)
+    test = None if test_path is None else read_ratings_file(test_path, **reader_options)
     alignment = None if test is None else align_ratings(test, train)
     return TrainTestFiles(Path(train_path), test_path, train, test, alignment)
+
+
+def read_pairs_file(path: Path) -> Pairs | None:
+    """The (user, item) pairs of a file without a rating column; None when it has ratings."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError("no such file", path=path, hint="check the path")
+    layout = pair_layout(path)
+    return None if layout is None else read_pairs(path, layout)
 
 
 def write_table_atomic(frame: pd.DataFrame, out: Path) -> None:
@@ -165,28 +179,34 @@ def evaluate_command(
 
 def predict_command(
     bundle: BundleArg,
-    file: FileArg,
+    file: Annotated[
+        Path, typer.Argument(help="A ratings file, or a table of (user, item) pairs to predict.")
+    ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output table: .csv, .tsv or .parquet.")
     ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Predictions of a saved model for the (user, item) pairs of a ratings file."""
-    from embrec.evaluation.held_out import prediction_table
+    """Predictions of a saved model for the (user, item) pairs of a file, raw ids in and out."""
+    from embrec.evaluation.held_out import fallback_counts, predict_pairs, prediction_table
 
     trained = _load_bundle(bundle)
     if out.exists() and out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name such as predictions.csv")
-    ratings = read_ratings_file(file)
-    table = prediction_table(trained, ratings)
+    pairs = read_pairs_file(file)
+    if pairs is None:
+        table = prediction_table(trained, read_ratings_file(file))
+    else:
+        table = predict_pairs(trained, pairs.user_ids, pairs.item_ids)
     write_table_atomic(table, out)
-    alignment = align_ratings(ratings, trained.train)
-    n_fallback = int(table["fallback"].sum())
-    print(f"{trained.name} ({bundle}) on {file}: {alignment.describe()}")
-    print(f"wrote {len(table):,} predictions ({n_fallback:,} from the fallback) to {out}")
+    counts = fallback_counts(table)
+    print(
+        f"wrote {counts['n_predictions']:,} predictions of {trained.name} ({bundle}) for {file} "
+        f"to {out}; {counts['n_fallback']:,} from the fallback ({counts['unknown_users']:,} "
+        f"unknown users, {counts['unknown_items']:,} unknown items)"
+    )
     if json_out:
-        print(json.dumps({"out": str(out), "n_predictions": len(table),
-                          "n_fallback": n_fallback, **alignment.report()}))
+        print(json.dumps({"out": str(out), **counts}))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,8 +9,9 @@ never saw get the fallback prediction and are counted.
   :mod:`embrec.evaluation.ranking` over the ratings whose user and item the model
   knows (candidates: the items the user did not rate in the model's training
   data; relevant: the file's ratings ``>= threshold``).
-* :func:`prediction_table`: one row per rating, raw ids in and out:
-  ``user_id, item_id, rating, prediction, fallback, reason``.
+* :func:`prediction_table` / :func:`predict_pairs`: one row per rating (or
+  pair), raw ids in and out: ``user_id, item_id, [rating,] prediction,
+  fallback, reason``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from embrec.data.align import Alignment, align_ratings, known_part
+from embrec.data.align import Alignment, align_ratings, known_part, translate
 from embrec.data.ratings import Ratings
 from embrec.errors import DataError
 from embrec.evaluation.metrics import rating_metrics
@@ -85,26 +86,52 @@ def evaluate_file(
 
 
 def prediction_table(trained: TrainedModel, ratings: Ratings) -> pd.DataFrame:
-    """Predictions for the file's pairs as a table with the file's raw ids.
+    """Predictions for the pairs of a ratings file, its raw ids and ratings kept."""
+    return predict_pairs(
+        trained,
+        ratings.user_ids.to_raw(ratings.users),
+        ratings.item_ids.to_raw(ratings.items),
+        ratings.values,
+    )
 
+
+def predict_pairs(
+    trained: TrainedModel,
+    user_ids: np.ndarray,
+    item_ids: np.ndarray,
+    ratings: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Predictions for raw (user, item) pairs as a table with those raw ids.
+
+    Columns ``user_id, item_id, [rating,] prediction, fallback, reason``:
     ``fallback`` is true where the network had nothing to say (the baseline
     answered), and ``reason`` says why: ``unknown user``, ``unknown item``,
     ``unknown user and item`` or ``no training ratings``.
     """
-    aligned = align_ratings(ratings, trained.train).ratings
-    predictions, modelled = trained.predictor.predict(aligned.users, aligned.items)
-    reason = np.full(len(aligned), "", dtype=object)
+    users = translate(np.asarray(user_ids), trained.user_ids)
+    items = translate(np.asarray(item_ids), trained.item_ids)
+    predictions, modelled = trained.predictor.predict(users, items)
+    reason = np.full(len(users), "", dtype=object)
     reason[~modelled] = "no training ratings"
-    reason[aligned.items < 0] = "unknown item"
-    reason[aligned.users < 0] = "unknown user"
-    reason[(aligned.users < 0) & (aligned.items < 0)] = "unknown user and item"
-    return pd.DataFrame(
-        {
-            "user_id": ratings.user_ids.to_raw(ratings.users),
-            "item_id": ratings.item_ids.to_raw(ratings.items),
-            "rating": ratings.values,
-            "prediction": predictions,
-            "fallback": ~modelled,
-            "reason": reason,
-        }
-    )
+    reason[items < 0] = "unknown item"
+    reason[users < 0] = "unknown user"
+    reason[(users < 0) & (items < 0)] = "unknown user and item"
+    columns: dict[str, Any] = {"user_id": user_ids, "item_id": item_ids}
+    if ratings is not None:
+        columns["rating"] = ratings
+    columns.update(prediction=predictions, fallback=~modelled, reason=reason)
+    return pd.DataFrame(columns)
+
+
+def fallback_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many rows of a prediction table the fallback answered, and for how many ids."""
+    new_user = table["reason"].isin(["unknown user", "unknown user and item"])
+    new_item = table["reason"].isin(["unknown item", "unknown user and item"])
+    return {
+        "n_predictions": len(table),
+        "n_fallback": int(table["fallback"].sum()),
+        "unknown_users": int(table.loc[new_user, "user_id"].nunique()),
+        "unknown_items": int(table.loc[new_item, "item_id"].nunique()),
+        "unknown_user_rows": int(new_user.sum()),
+        "unknown_item_rows": int(new_item.sum()),
+    }
