@@ -46,7 +46,7 @@ class FileEvaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            **{k: v for k, v in self.rating.items()},
+            **self.rating,
             **self.alignment.report(),
             "ranking": None if self.ranking is None else self.ranking.to_dict(),
             "ranking_skipped": self.ranking_skipped,
