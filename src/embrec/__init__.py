@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "fit": "embrec.training.fit",
     "lr_find": "embrec.training.lr_find",
+    "advise_lr": "embrec.training.lr_advice",
     "load": "embrec.bundle",
     "TrainedModel": "embrec.bundle",
     "load_dataset": "embrec.data.datasets",
@@ -53,6 +54,7 @@ __all__ = [
     "Ratings",
     "TrainedModel",
     "__version__",
+    "advise_lr",
     "fit",
     "generate_ratings",
     "load",

@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES: tuple[str, ...] = ("data", "train", "evaluate", "serve", "recommend")
+COMMAND_MODULES: tuple[str, ...] = ("data", "train", "evaluate", "serve", "recommend", "files")
 
 
 def _register_commands() -> None:

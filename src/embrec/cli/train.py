@@ -12,6 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from embrec.cli.files import read_train_test
 from embrec.cli.options import (
     BatchOpt,
     DataDirOpt,
@@ -42,9 +43,30 @@ from embrec.cli.reader_options import (
     load_ratings,
     reader_options,
 )
+from embrec.errors import ConfigError
 
 SplitOpt = Annotated[
     str, typer.Option("--split", help="random:0.2, u1..u5, ua, ub, kfold:5:1, temporal:0.1, ...")
+]
+DEFAULT_SPLIT = "random:0.2"
+TrainDatasetOpt = Annotated[
+    str | None,
+    typer.Option("--dataset", "-d", help="Dataset name (ml-100k, ...) or a ratings file, "
+                                         "split by --split."),
+]
+TrainSplitOpt = Annotated[
+    str | None,
+    typer.Option("--split", help=f"How to split --dataset: {DEFAULT_SPLIT} (default), u1..u5, "
+                                 "ua, ub, kfold:5:1, temporal:0.1, ..."),
+]
+TrainFileOpt = Annotated[
+    Path | None,
+    typer.Option("--train", help="Train on all of this ratings file (instead of --dataset)."),
+]
+TestFileOpt = Annotated[
+    Path | None,
+    typer.Option("--test", help="With --train: report test RMSE on this ratings file "
+                                "(matched to the training ids by raw id)."),
 ]
 
 
@@ -83,13 +105,52 @@ def load_split(dataset: str, data_dir: Path | None, split: str, seed: int,
     return ratings, make_split(ratings, split, data_dir=data_dir, seed=seed)
 
 
+def print_split(ratings: Any, name: str, report: dict[str, Any]) -> None:
+    print(
+        f"{ratings!r}\nsplit {name}: train {report['n_train']:,}, "
+        f"test {report['n_test']:,} (cold test users {report['cold_users']}, "
+        f"cold test items {report['cold_items']})"
+    )
+    if report["cold_users"] or report["cold_items"]:
+        print(
+            f"warning: {report['cold_test_ratings']:,} of {report['n_test']:,} test ratings "
+            "belong to users or items never seen in training; they are predicted by the "
+            "baseline and measure cold start, not the model"
+        )
+
+
+def check_data_options(
+    dataset: str | None, split: str | None, train_file: Path | None, test_file: Path | None,
+    with_store: Path | None,
+) -> None:
+    """``--dataset`` [+ ``--split``] or ``--train`` [+ ``--test``], never a mix of the two."""
+    if train_file is None:
+        if test_file is not None:
+            raise ConfigError("--test needs --train FILE; with --dataset the test part comes "
+                              "from --split")
+        if dataset is None:
+            raise ConfigError("say what to train on: --dataset NAME_OR_FILE [--split SPEC], "
+                              "or --train FILE [--test FILE]")
+        return
+    if dataset is not None:
+        raise ConfigError("--train replaces --dataset: give --train FILE [--test FILE] or "
+                          "--dataset NAME [--split SPEC], not both")
+    if split is not None:
+        raise ConfigError("--split splits --dataset; with --train give the test ratings as "
+                          "--test FILE")
+    if with_store is not None:
+        raise ConfigError("--with-store works with --dataset only; drop it or use --dataset")
+
+
 def train_command(
-    dataset: DatasetOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to save the model bundle.")],
+    dataset: TrainDatasetOpt = None,
+    train_file: TrainFileOpt = None,
+    test_file: TestFileOpt = None,
     model: ModelOpt = "mf-bias",
     preset: PresetOpt = None,
     data_dir: DataDirOpt = None,
-    split: SplitOpt = "random:0.2",
+    split: TrainSplitOpt = None,
     solver: SolverOpt = None,
     epochs: EpochsOpt = None,
     lr: LrOpt = None,
@@ -137,9 +198,11 @@ def train_command(
     sep: SepOpt = None,
     scale: ScaleOpt = None,
 ) -> None:
-    """Train a model on a split of a dataset, print the epoch table, save the bundle."""
+    """Train a model on a split of a dataset (or on --train FILE, tested on --test FILE),
+    print the epoch table, save the bundle."""
     from embrec.training.fit import fit
 
+    check_data_options(dataset, split, train_file, test_file, with_store)
     context = None
     if distributed:
         from embrec.training.distributed import init_distributed
@@ -160,35 +223,34 @@ def train_command(
             hyper[key] = value
     main_rank = context is None or context.is_main
     options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
-    if context is None:
-        ratings, parts = load_split(dataset, data_dir, split, seed, options)
+    if train_file is not None:
+        files = (read_train_test(train_file, test_file, **options) if context is None
+                 else context.main_first(lambda: read_train_test(train_file, test_file, **options)))
+        if main_rank:
+            print(files.describe())
+        source, split_name, report = str(train_file), files.name, files.report()
+        train_part, test_part = files.train, files.test
     else:
-        ratings, parts = context.main_first(
-            lambda: load_split(dataset, data_dir, split, seed, options)
-        )
-    report = parts.report()
-    if main_rank:
-        print(
-            f"{ratings!r}\nsplit {parts.name}: train {report['n_train']:,}, "
-            f"test {report['n_test']:,} (cold test users {report['cold_users']}, "
-            f"cold test items {report['cold_items']})"
-        )
-        if report["cold_users"] or report["cold_items"]:
-            print(
-                f"warning: {report['cold_test_ratings']:,} of {report['n_test']:,} test ratings "
-                "belong to users or items never seen in training; they are predicted by the "
-                "baseline and measure cold start, not the model"
+        split = split or DEFAULT_SPLIT
+        if context is None:
+            ratings, parts = load_split(dataset, data_dir, split, seed, options)
+        else:
+            ratings, parts = context.main_first(
+                lambda: load_split(dataset, data_dir, split, seed, options)
             )
+        source, split_name, report = str(dataset), parts.name, parts.report()
+        train_part, test_part = parts.train, parts.test
+        if main_rank:
+            print_split(ratings, parts.name, report)
     checkpoint = checkpoint_dir_for(out)
     if not resume and checkpoint.exists() and main_rank:
         shutil.rmtree(checkpoint)
-    provenance = {"dataset": dataset, "split": parts.name, "split_report": report}
+    provenance = {"dataset": source, "split": split_name, "split_report": report}
     if chosen is not None:
         hyper = chosen.resolve(hyper)
         provenance["preset"] = chosen.to_json()
     if context is not None:
         provenance["processes"] = context.world
-    train_part, test_part = parts.train, parts.test
     if with_store is not None:
         from embrec.serving.retrain import with_store as fold_store
 
@@ -210,8 +272,8 @@ def train_command(
     summary: dict[str, Any] = {
         "model": trained.name,
         "solver": trained.solver,
-        "dataset": dataset,
-        "split": parts.name,
+        "dataset": source,
+        "split": split_name,
         "seed": trained.train_config.get("seed", seed),
         "valid_rmse": trained.metrics.get("valid_rmse"),
         "valid_mae": trained.metrics.get("valid_mae"),
@@ -222,11 +284,16 @@ def train_command(
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
     }
-    print(
-        f"{trained.name} on {parts.name}: test RMSE {summary['valid_rmse']:.4f}, "
-        f"MAE {summary['valid_mae']:.4f} (predictions clipped to "
-        f"{trained.scale.low:g}..{trained.scale.high:g}); saved to {out}"
-    )
+    if test_part is None:
+        print(f"{trained.name} trained on {split_name}: no test ratings; saved to {out}")
+    else:
+        print(
+            f"{trained.name} on {split_name}: test RMSE {summary['valid_rmse']:.4f}, "
+            f"MAE {summary['valid_mae']:.4f} (predictions clipped to "
+            f"{trained.scale.low:g}..{trained.scale.high:g}); saved to {out}"
+        )
+    if "test_fallback_ratings" in trained.metrics:
+        summary.update({k: v for k, v in trained.metrics.items() if k.startswith("test_")})
     if json_out:
         print(json.dumps(summary))
     if context is not None:
@@ -236,16 +303,24 @@ def train_command(
 def lr_find_command(
     dataset: DatasetOpt,
     model: ModelOpt = "mf-bias",
+    solver: SolverOpt = None,
     data_dir: DataDirOpt = None,
-    split: SplitOpt = "random:0.2",
+    split: SplitOpt = DEFAULT_SPLIT,
+    epochs: EpochsOpt = None,
     factors: FactorsOpt = None,
     layers: LayersOpt = None,
     dropout: DropoutOpt = None,
     wd: WdOpt = None,
+    emb_l2: EmbL2Opt = None,
     batch_size: BatchOpt = None,
+    schedule: ScheduleOpt = None,
     optimizer: OptimizerOpt = None,
     seed: SeedOpt = 0,
-    steps: Annotated[int, typer.Option("--steps", help="Batches to sweep over.")] = 100,
+    steps: Annotated[int, typer.Option("--steps", help="Batches of the range test.")] = 100,
+    carve_out: Annotated[
+        float, typer.Option("--carve-out", help="Share of the training part each candidate "
+                                                "rate is checked on.")
+    ] = 0.1,
     plot: Annotated[Path, typer.Option("--plot", help="Where to save the plot (PNG).")] = Path(
         "lr_find.png"
     ),
@@ -258,24 +333,43 @@ def lr_find_command(
     sep: SepOpt = None,
     scale: ScaleOpt = None,
 ) -> None:
-    """Sweep the learning rate on the training part, suggest one and plot loss vs rate."""
-    from embrec.training.lr_find import lr_find
+    """Suggest a learning rate for a model and solver, checked on a carve-out of the training part.
+
+    torch: a range test proposes a rate; sgd: a grid around the default. Each
+    candidate and the default are fitted on the training part minus the
+    carve-out and scored on it; the best is suggested (the default if none beats it).
+    """
+    from embrec.training.lr_advice import advise_lr
 
     hyper = collect_hyperparameters(
-        factors=factors, layers=layers, dropout=dropout, wd=wd, batch_size=batch_size,
-        optimizer=optimizer, seed=seed, params=param, model=model,
+        epochs=epochs, factors=factors, layers=layers, dropout=dropout, wd=wd, emb_l2=emb_l2,
+        batch_size=batch_size, schedule=schedule, optimizer=optimizer, seed=seed, params=param,
+        model=model,
     )
     options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
     _, parts = load_split(dataset, data_dir, split, seed, options)
-    result = lr_find(parts.train, model, steps=steps, **hyper)
-    result.plot(plot, title=f"Learning-rate finder: {model} on {dataset} ({parts.name} train)")
-    print(
-        f"suggested learning rate: {result.suggestion:.2e} "
-        f"(minimum loss at {result.min_loss_lr:.2e}); plot saved to {plot}"
-    )
+    advice = advise_lr(parts.train, model, solver=solver, fraction=carve_out, steps=steps,
+                       **hyper)
+    title = f"{model} ({advice.solver}) on {dataset} ({parts.name} train)"
+    print(f"{model}, solver {advice.solver}: {advice.optimiser}")
+    if advice.range_test is not None:
+        advice.range_test.plot(plot, title=f"Learning-rate range test: {title}")
+        print(f"range test: steepest loss descent at {advice.range_test.suggestion:.2e} "
+              f"(minimum loss at {advice.range_test.min_loss_lr:.2e}); plot saved to {plot}")
+    else:
+        advice.plot_trials(plot, title=f"Learning rates checked: {title}")
+    for note in advice.notes:
+        print(f"note: {note}")
+    print(f"each rate fitted on {1 - carve_out:.0%} of the training part and scored on the "
+          f"other {carve_out:.0%} (seed {advice.seed}):")
+    for trial in advice.trials:
+        rmse = "diverged" if trial.rmse == float("inf") else f"RMSE {trial.rmse:.4f}"
+        print(f"  lr {trial.lr:.2e} ({trial.origin}): {rmse}")
+    print(f"suggested learning rate: {advice.suggestion:.2e} -- {advice.verdict()}")
+    if advice.range_test is None:
+        print(f"plot saved to {plot}")
     if json_out:
-        print(json.dumps({"suggestion": result.suggestion, "min_loss_lr": result.min_loss_lr,
-                          "plot": str(plot)}))
+        print(json.dumps({**advice.to_json(), "plot": str(plot)}))
 
 
 TRAINING_SETTINGS: dict[str, tuple[str, ...]] = {

@@ -220,7 +220,11 @@ class _Tracker:
     def __init__(self, ratings: Ratings, train: Ratings, fallback: Fallback) -> None:
         counts_u, counts_i = train.user_counts(), train.item_counts()
         self.ratings = ratings
-        self.modelled = (counts_u[ratings.users] > 0) & (counts_i[ratings.items] > 0)
+        # -1 marks an id the training data lacks (ratings aligned from another file).
+        known = (ratings.users >= 0) & (ratings.items >= 0)
+        self.modelled = known & (counts_u[np.maximum(ratings.users, 0)] > 0) & (
+            counts_i[np.maximum(ratings.items, 0)] > 0
+        )
         self.users = ratings.users[self.modelled]
         self.items = ratings.items[self.modelled]
         self.fallback = fallback.predict(ratings.users, ratings.items)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from embrec.bundle import TrainedModel, shape_of
+from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError
 from embrec.models.baseline import solve_biases
@@ -85,6 +86,11 @@ def fit(
 ) -> TrainedModel:
     """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
 
+    ``valid`` read on its own (a separate test file, whose id maps differ from
+    ``train``'s) is mapped into ``train``'s id space by raw id, never compared
+    index by index; its users and items that ``train`` lacks get the fallback
+    prediction and are counted in ``metrics`` (``test_unknown_users``,
+    ``test_unknown_items``, ``test_fallback_ratings``...).
     Early stopping, when ``patience`` and ``valid_fraction`` are set, monitors a
     part carved from ``train``, never ``valid``. With ``distributed`` (from
     :func:`~embrec.training.distributed.init_distributed`) this process trains
@@ -100,6 +106,9 @@ def fit(
     configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
+    alignment = None if valid is None else align_ratings(valid, train)
+    if alignment is not None:
+        valid = alignment.ratings
     fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)
     fallback = Fallback.fit(fit_part)
     fitter = SOLVERS[solver] if distributed is None else distributed.fitter(solver)
@@ -124,6 +133,8 @@ def fit(
         result = evaluate(trained.predictor, valid)
         trained.metrics = {"valid_rmse": result.rmse, "valid_mae": result.mae,
                            "valid_loss": result.loss, "n_valid": len(valid)}
+        if alignment is not None and alignment.remapped:
+            trained.metrics.update(alignment.report("test_"))
     return trained
 
 

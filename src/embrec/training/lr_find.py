@@ -10,7 +10,10 @@ and record the loss, smoothed by a bias-corrected exponential moving average
 (β = 0.98). Stop once the smoothed loss passes four times its minimum. The
 suggestion is the rate where the smoothed loss falls fastest against log(lr),
 searched before the minimum: large enough to learn fast, small enough to be
-stable.
+stable. It is a guess read off the training loss, not a promise: on ``mf-bias``
+it gives a rate that trains a worse model than the default.
+:func:`~embrec.training.lr_advice.advise_lr` (``embrec lr-find``) checks it on a
+carve-out before suggesting it.
 """
 
 from __future__ import annotations
