@@ -12,8 +12,8 @@ from embrec.data.datasets import load_dataset
 from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.models.registry import get_spec
-from embrec.presets import PRESETS, apply_preset, fit_preset, get_preset
-from embrec.training.fit import split_hyperparameters
+from embrec.presets import PRESETS, apply_preset, get_preset
+from embrec.training.fit import fit, split_hyperparameters
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -40,16 +40,31 @@ def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():
         apply_preset("best", {}, model="mf")
 
 
+def test_fit_refuses_a_model_or_solver_other_than_the_presets():
+    ratings = None  # refused before the data is looked at
+    with pytest.raises(ConfigError, match=r"preset 'best' uses model 'bfm', not 'mf'; drop model='mf'"):
+        fit(ratings, "mf", preset="best")
+    with pytest.raises(ConfigError, match=r"uses solver 'sgd', not 'torch'; drop solver='torch'"):
+        fit(ratings, preset="fast", solver="torch")
+    with pytest.raises(ConfigError, match="unknown preset 'quick'"):
+        fit(ratings, preset="quick")
+
+
 def test_flags_override_the_presets_hyperparameters():
     _, hyper = apply_preset("best", {"epochs": 20})
     assert hyper["epochs"] == 20 and hyper["rank"] == get_preset("best").hyperparameters["rank"]
 
 
 @pytest.mark.realdata
-def test_fit_preset_records_the_preset_in_the_bundle(data_dir, tmp_path):
+def test_fit_preset_records_the_preset_in_the_bundle(data_dir, tmp_path, capsys):
     split = make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)
-    trained = fit_preset(split.train, "fast", valid=split.test, epochs=3)
-    assert trained.name == get_preset("fast").model
+    trained = fit(split.train, preset="fast", valid=split.test, epochs=3)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("preset fast: mf-bias (solver sgd;")
+    assert len(printed) == 1 + 1 + 3  # the preset, the table's header, one row per epoch
+    assert trained.name == get_preset("fast").model and trained.solver == "sgd"
+    assert trained.train_config["epochs"] == 3
+    assert trained.train_config["lr"] == get_preset("fast").hyperparameters["lr"]
     assert trained.provenance["preset"]["name"] == "fast"
     again = load(trained.save(tmp_path / "fast"))
     assert again.provenance["preset"]["solver"] == get_preset("fast").solver

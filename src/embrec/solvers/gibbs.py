@@ -289,7 +289,7 @@ def _sample(spec: ModelSpec, fitted: ModelConfig, config: TrainConfig, train: Ra
                          fitted.fold_in_samples)
     trackers = {name: _Tracker(r, train, fallback)
                 for name, r in (("valid", valid), ("monitor", monitor)) if r is not None}
-    history, table = History(), EpochTable(enabled=verbose)
+    history, table = History(), EpochTable(enabled=verbose, epochs=config.epochs)
     print_every = max(1, config.epochs // 40)
     try:
         for sweep in range(config.epochs):
