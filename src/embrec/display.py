@@ -61,8 +61,12 @@ class TableDisplay:
     def to_pandas(self) -> pd.DataFrame:
         raise NotImplementedError
 
+    def repr_frame(self) -> pd.DataFrame:
+        """The table the text repr shows: :meth:`to_pandas` unless a result drops columns."""
+        return self.to_pandas()
+
     def __repr__(self) -> str:
-        frame = self.to_pandas()
+        frame = self.repr_frame()
         if frame.empty:
             return self.headline()
         return f"{self.headline()}\n{text_table(frame, self.repr_rows, self.show_index)}"

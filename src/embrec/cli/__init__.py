@@ -8,6 +8,7 @@ exit with code 2; no traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -31,9 +32,20 @@ def _register_commands() -> None:
         importlib.import_module(f"embrec.cli.{name}").register(app)
 
 
+def show_warning(message: Warning | str, *_: object, **__: object) -> None:
+    """A library warning (an inferred rating scale...) as one ``embrec: warning:`` line."""
+    print(f"embrec: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 2 bad input)."""
     _register_commands()
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except EmbrecError as error:

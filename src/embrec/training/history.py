@@ -56,7 +56,7 @@ class History:
         """One row per epoch, indexed by epoch (the columns of :class:`EpochRecord`)."""
         columns = [f for f in EpochRecord.__dataclass_fields__ if f != "epoch"]
         frame = pd.DataFrame([asdict(e) for e in self.epochs], columns=["epoch", *columns])
-        return frame.set_index("epoch")
+        return frame.set_index("epoch").astype(float)
 
     @property
     def train_seconds(self) -> float:
