@@ -14,7 +14,7 @@ from embrec.errors import DataError
 
 def check_rows(
     frame: pd.DataFrame, bad: np.ndarray, column: str, problem: str,
-    hint: str = "fix or drop those rows",
+    hint: str = "fix or drop those rows", show_value: bool = True,
 ) -> None:
     """A DataError naming the first bad row (position and index label) and how many there are."""
     if not bad.any():
@@ -25,17 +25,18 @@ def check_rows(
     label = frame.index[row]
     label = label.item() if isinstance(label, np.generic) else label
     count = int(bad.sum())
+    shown = f"{value!r} " if show_value else ""
     raise DataError(
-        f"DataFrame row {row} (index {label!r}), column {column!r}: {value!r} {problem}"
+        f"DataFrame row {row} (index {label!r}), column {column!r}: {shown}{problem}"
         f" ({count:,} such row{'s' if count > 1 else ''} in all)",
         hint=hint,
     )
 
 
 def check_present(frame: pd.DataFrame, column: str, what: str) -> None:
-    check_rows(frame, frame[column].isna().to_numpy(), column, f"is not a {what}",
+    check_rows(frame, frame[column].isna().to_numpy(), column, f"no {what} (empty cell)",
                hint=f"every rating needs a {what}: drop those rows with "
-                    f"frame.dropna(subset=[{column!r}])")
+                    f"frame.dropna(subset=[{column!r}])", show_value=False)
 
 
 def unix_seconds(frame: pd.DataFrame, column: str) -> np.ndarray:

@@ -107,6 +107,8 @@ class Ratings:
         if scale is None:
             scale = RatingScale.inferred(values, stacklevel=2)
             info["scale_inferred"] = True
+        else:
+            scale = RatingScale.of(scale)
         info["merged_duplicates"] = merged
         if merged:
             info["duplicate_policy"] = on_duplicate
