@@ -123,11 +123,10 @@ class TrainedModel(TableDisplay):
         """The epoch history: one row per epoch (losses, RMSEs, seconds, throughput, lr)."""
         return self.history.to_pandas()
 
-    def __repr__(self) -> str:
+    def details(self) -> str:
+        """The model's hyperparameters (cut at 300 characters)."""
         config = ", ".join(f"{k}={v}" for k, v in self.model_config.model_dump().items())
-        base = super().__repr__()
-        head, _, table = base.partition("\n")
-        return f"{head}\n  {config[:300]}" + (f"\n{table}" if table else "")
+        return config[:300]
 
     # -- prediction -----------------------------------------------------------------
 

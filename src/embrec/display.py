@@ -58,6 +58,10 @@ class TableDisplay:
     def headline(self) -> str:
         raise NotImplementedError
 
+    def details(self) -> str:
+        """A line under the headline (a model's hyperparameters), or nothing."""
+        return ""
+
     def to_pandas(self) -> pd.DataFrame:
         raise NotImplementedError
 
@@ -66,10 +70,14 @@ class TableDisplay:
         return self.to_pandas()
 
     def __repr__(self) -> str:
+        lines = [self.headline(), *([f"  {self.details()}"] if self.details() else [])]
         frame = self.repr_frame()
-        if frame.empty:
-            return self.headline()
-        return f"{self.headline()}\n{text_table(frame, self.repr_rows, self.show_index)}"
+        if not frame.empty:
+            lines.append(text_table(frame, self.repr_rows, self.show_index))
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return html_table(self.to_pandas(), self.headline(), index=self.show_index)
+        html = html_table(self.to_pandas(), self.headline(), index=self.show_index)
+        if self.details():
+            html = html.replace("</b></p>", f"</b><br>{escape(self.details())}</p>", 1)
+        return html
