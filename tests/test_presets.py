@@ -90,3 +90,18 @@ def test_train_and_cv_take_preset(data_dir, tmp_path, capsys):
     code = main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
                  "--preset", "best", "--model", "mf", "--out", str(tmp_path / "x")])
     assert code == 2 and "drop --model" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_cross_validate_takes_a_preset(data_dir):
+    from embrec.evaluation.crossval import cross_validate
+
+    ratings = load_dataset("ml-100k", data_dir=data_dir)
+    fast = get_preset("fast")
+    cv = cross_validate(ratings, preset="fast", folds="u1", data_dir=data_dir, workers=1,
+                        epochs=3)
+    assert (cv.model, cv.solver) == (fast.model, fast.solver)
+    assert cv.config["lr"] == fast.hyperparameters["lr"] and cv.config["epochs"] == 3
+    assert 0.85 < cv.rmse_mean < 1.0
+    with pytest.raises(ConfigError, match="drop model='embnet' or the preset"):
+        cross_validate(ratings, "embnet", preset="fast", folds="u1")

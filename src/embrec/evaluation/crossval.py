@@ -41,12 +41,14 @@ from embrec.evaluation.fold_table import fold_table, mean_std, pooled_activity
 from embrec.evaluation.metrics import rating_metrics, rmse_by_activity
 from embrec.evaluation.parallel import FoldTask, check_request, resolve_workers, run_tasks
 from embrec.io import write_json_atomic
+from embrec.presets import apply_preset
 
 FoldsSpec = str | int | Sequence[str]
 """``"official"``, a fold count ``K`` (seeded k-fold) or a list of split specs."""
 
 RESULT_KIND = "embrec.cv"
 BASELINE_MODEL = "baseline"
+DEFAULT_MODEL = "mf-bias"  # as fit's
 
 
 @dataclass
@@ -322,9 +324,10 @@ class CVResult(TableDisplay):
 
 def cross_validate(
     ratings: Ratings,
-    model: str = "mf-bias",
+    model: str | None = None,
     folds: FoldsSpec = "official",
     *,
+    preset: str | None = None,
     data_dir: str | Path | None = None,
     seed: int = 0,
     solver: str | None = None,
@@ -335,9 +338,11 @@ def cross_validate(
     on_fold: Callable[[str, FoldResult], None] | None = None,
     **hyperparameters: Any,
 ) -> CVResult:
-    """Cross-validate ``model`` on ``ratings`` over ``folds``.
+    """Cross-validate ``model`` (``mf-bias`` unless given) on ``ratings`` over ``folds``.
 
     Args:
+        preset: ``"fast"`` or ``"best"``: the preset's model, solver and
+            hyperparameters, as for :func:`~embrec.training.fit.fit`.
         folds: ``"official"``, a fold count ``K`` or split specs (see :func:`resolve_folds`).
         data_dir: where the official fold files are (else they are derived).
         seed: seeds the k-fold permutation and, unless ``seed`` is among the
@@ -352,6 +357,11 @@ def cross_validate(
         on_fold: called with ``(model, FoldResult)`` as each fold finishes.
         hyperparameters: as for :func:`~embrec.training.fit.fit`.
     """
+    if preset is not None:
+        chosen, hyperparameters = apply_preset(preset, hyperparameters, model=model,
+                                               solver=solver, keywords=True)
+        model, solver = chosen.model, chosen.solver
+    model = model or DEFAULT_MODEL
     hyper = {"seed": seed, **hyperparameters}
     check_request(model, hyper, solver)
     names = resolve_folds(ratings, folds)
