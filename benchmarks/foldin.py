@@ -115,7 +115,7 @@ class Protocol:
     def trained_in_rmse(self, name: str, options: dict[str, Any], k: int) -> float:
         keep = ~np.isin(self.ratings.users, self.users)
         keep[self.given(k)] = True
-        model = fit(self.ratings.subset(keep), name, **options)
+        model = fit(self.ratings.subset(keep), name, verbose=False, **options)
         r, rows = self.ratings, self.evaluated
         predicted, _ = model.predictor.predict(r.users[rows], r.items[rows])
         return rmse(predicted, r.values[rows])
@@ -127,7 +127,7 @@ def quality(protocol: Protocol, specs: list[str], console: Console) -> list[dict
     for spec in specs:
         name, options = model_options(spec)
         started = time.perf_counter()
-        model = fit(protocol.train, name, **options)
+        model = fit(protocol.train, name, verbose=False, **options)
         for k in protocol.ks:
             row = {
                 "model": spec, "k": k, "fold_in_rmse": protocol.fold_in_rmse(model, k),
@@ -160,7 +160,7 @@ def latency(ratings: Ratings, specs: list[str], calls: int, seed: int) -> list[d
     for spec in specs:
         name, options = model_options(spec)
         with tempfile.TemporaryDirectory() as folder:
-            fit(ratings, name, **options).save(Path(folder) / "bundle")
+            fit(ratings, name, verbose=False, **options).save(Path(folder) / "bundle")
             model = load(Path(folder) / "bundle")
             started = time.perf_counter()
             recommend_for_ratings(model, queries[0], n=10)
@@ -183,7 +183,7 @@ def latency(ratings: Ratings, specs: list[str], calls: int, seed: int) -> list[d
 
 def synthetic_batch(n_users: int, n_items: int, n_ratings: int, seed: int) -> dict[str, Any]:
     data = generate_ratings(n_users, n_items, n_ratings, seed=seed)
-    model = fit(data, "mf-bias", epochs=1)
+    model = fit(data, "mf-bias", epochs=1, verbose=False)
     recommend_many(model, model.user_ids.raw_ids[:100], n=10)
     started = time.perf_counter()
     batch = recommend_many(model, model.user_ids.raw_ids, n=10)

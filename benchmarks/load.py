@@ -119,7 +119,8 @@ def train_default_model(folder: Path) -> Path:
     from embrec.training.fit import fit
 
     print("training mf-bias on ml-100k (3 epochs) ...", file=sys.stderr)
-    trained = fit(load_dataset("ml-100k"), "mf-bias", epochs=3, seed=0, threads=1)
+    trained = fit(load_dataset("ml-100k"), "mf-bias", epochs=3, seed=0, threads=1,
+                  verbose=False)
     return trained.save(folder / "mf-bias")
 
 

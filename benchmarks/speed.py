@@ -115,7 +115,7 @@ def work_jit(job: dict[str, Any]) -> dict[str, Any]:
     times = {}
     for solver in ("sgd", "als"):
         begin = time.perf_counter()
-        fit(ratings, "mf-bias", solver=solver, epochs=1, factors=8)
+        fit(ratings, "mf-bias", solver=solver, epochs=1, factors=8, verbose=False)
         times[solver] = time.perf_counter() - begin
     return {"import_s": imported - started, "first_sgd_s": times["sgd"],
             "first_als_s": times["als"]}
@@ -127,7 +127,7 @@ def work_fit(job: dict[str, Any]) -> dict[str, Any]:
     ratings = load_synthetic(job["data"])
     before = peak_mib()
     started = time.perf_counter()
-    trained = fit(ratings, job["model"], solver=job["solver"], **job["options"])
+    trained = fit(ratings, job["model"], solver=job["solver"], verbose=False, **job["options"])
     seconds = time.perf_counter() - started
     rates = [e.ratings_per_second for e in trained.history.epochs]
     skip = 1 if len(rates) > 2 else 0  # the first epoch loads the compiled kernels
@@ -140,11 +140,13 @@ def work_folds(job: dict[str, Any]) -> dict[str, Any]:
     from embrec.training.loop import evaluate
 
     folds = ml100k_folds(job["data_dir"])
-    fit(folds[0][0].subset(np.arange(2_000)), job["model"], solver=job["solver"], epochs=1)
+    fit(folds[0][0].subset(np.arange(2_000)), job["model"], solver=job["solver"], epochs=1,
+        verbose=False)
     started = time.perf_counter()
     rmses = []
     for train, test in folds:
-        trained = fit(train, job["model"], solver=job["solver"], **job["options"])
+        trained = fit(train, job["model"], solver=job["solver"], verbose=False,
+                      **job["options"])
         rmses.append(evaluate(trained.predictor, test).rmse)
     return {"rmse": rmses, "seconds": time.perf_counter() - started}
 

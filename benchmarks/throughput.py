@@ -63,7 +63,7 @@ def main() -> None:
     for batch_size in (1024, 8192, 32768, 65536):
         trained = fit(
             ratings, "mf-bias", factors=args.factors, epochs=args.epochs,
-            batch_size=batch_size, lr=1e-2, seed=args.seed,
+            batch_size=batch_size, lr=1e-2, seed=args.seed, verbose=False,
         )
         rates = [e.ratings_per_second for e in trained.history.epochs]
         rows.append((f"embrec torch loop, batch {batch_size}", statistics.median(rates)))

@@ -88,7 +88,7 @@ class EpochPrinter:
 def train(split: Split, title: str, model: str, **hyper: Any) -> embrec.TrainedModel:
     """Fit ``model`` by gradient descent in PyTorch, printing the epoch table."""
     return embrec.fit(split.train, model, valid=split.test, solver="torch",
-                      on_epoch=EpochPrinter(title), **hyper)
+                      on_epoch=EpochPrinter(title), verbose=False, **hyper)
 
 
 def scripted_answer(genres: str) -> float:

@@ -103,7 +103,8 @@ def main() -> None:
     printer = EpochPrinter()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="embrec-embnet-") as checkpoint:
-        common = {"valid": split.test, "checkpoint_dir": checkpoint, "on_epoch": printer}
+        common = {"valid": split.test, "checkpoint_dir": checkpoint, "on_epoch": printer,
+                  "verbose": False}
         first = embrec.fit(split.train, "embnet", epochs=first_epochs, **common,
                            **NETWORK, **training)
         print(f"-- fit 1 done (epochs 1..{first_epochs}), valid RMSE "

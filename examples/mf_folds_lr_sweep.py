@@ -108,7 +108,7 @@ def top5_for_last_fold(ratings: embrec.Ratings, fold: str, lr: float, data_dir: 
     """Refit mf-bias on the last fold and list five unseen movies for a few of its test users."""
     split = embrec.make_split(ratings, fold, data_dir=data_dir)
     model = embrec.fit(split.train, "mf-bias", valid=split.test, solver="torch", lr=lr, seed=0,
-                       **fixed)
+                       verbose=False, **fixed)
     print(f"\nTop-5 unseen movies, mf-bias (lr={lr:g}) fitted on {fold}'s train part "
           f"(test RMSE {model.metrics['valid_rmse']:.4f})")
     train_counts = split.train.user_counts()

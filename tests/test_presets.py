@@ -12,8 +12,8 @@ from embrec.data.datasets import load_dataset
 from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.models.registry import get_spec
-from embrec.presets import PRESETS, apply_preset, fit_preset, get_preset
-from embrec.training.fit import split_hyperparameters
+from embrec.presets import PRESETS, apply_preset, get_preset
+from embrec.training.fit import fit, split_hyperparameters
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -40,16 +40,31 @@ def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():
         apply_preset("best", {}, model="mf")
 
 
+def test_fit_refuses_a_model_or_solver_other_than_the_presets():
+    ratings = None  # refused before the data is looked at
+    with pytest.raises(ConfigError, match=r"uses model 'bfm', not 'mf'; drop model='mf' or the"):
+        fit(ratings, "mf", preset="best")
+    with pytest.raises(ConfigError, match=r"uses solver 'sgd', not 'torch'; drop solver='torch'"):
+        fit(ratings, preset="fast", solver="torch")
+    with pytest.raises(ConfigError, match="unknown preset 'quick'"):
+        fit(ratings, preset="quick")
+
+
 def test_flags_override_the_presets_hyperparameters():
     _, hyper = apply_preset("best", {"epochs": 20})
     assert hyper["epochs"] == 20 and hyper["rank"] == get_preset("best").hyperparameters["rank"]
 
 
 @pytest.mark.realdata
-def test_fit_preset_records_the_preset_in_the_bundle(data_dir, tmp_path):
+def test_fit_preset_records_the_preset_in_the_bundle(data_dir, tmp_path, capsys):
     split = make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)
-    trained = fit_preset(split.train, "fast", valid=split.test, epochs=3)
-    assert trained.name == get_preset("fast").model
+    trained = fit(split.train, preset="fast", valid=split.test, epochs=3)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("preset fast: mf-bias (solver sgd;")
+    assert len(printed) == 1 + 1 + 3  # the preset, the table's header, one row per epoch
+    assert trained.name == get_preset("fast").model and trained.solver == "sgd"
+    assert trained.train_config["epochs"] == 3
+    assert trained.train_config["lr"] == get_preset("fast").hyperparameters["lr"]
     assert trained.provenance["preset"]["name"] == "fast"
     again = load(trained.save(tmp_path / "fast"))
     assert again.provenance["preset"]["solver"] == get_preset("fast").solver
@@ -75,3 +90,18 @@ def test_train_and_cv_take_preset(data_dir, tmp_path, capsys):
     code = main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
                  "--preset", "best", "--model", "mf", "--out", str(tmp_path / "x")])
     assert code == 2 and "drop --model" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_cross_validate_takes_a_preset(data_dir):
+    from embrec.evaluation.crossval import cross_validate
+
+    ratings = load_dataset("ml-100k", data_dir=data_dir)
+    fast = get_preset("fast")
+    cv = cross_validate(ratings, preset="fast", folds="u1", data_dir=data_dir, workers=1,
+                        epochs=3)
+    assert (cv.model, cv.solver) == (fast.model, fast.solver)
+    assert cv.config["lr"] == fast.hyperparameters["lr"] and cv.config["epochs"] == 3
+    assert 0.85 < cv.rmse_mean < 1.0
+    with pytest.raises(ConfigError, match="drop model='embnet' or the preset"):
+        cross_validate(ratings, "embnet", preset="fast", folds="u1")

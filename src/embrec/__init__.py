@@ -4,11 +4,19 @@ The public API, batch-first, raw ids at the edges::
 
     import embrec
 
-    ratings = embrec.load_dataset("ml-100k")
+    ratings = embrec.load_dataset("ml-100k")          # or embrec.load_source(dataframe)
     split = embrec.make_split(ratings, "u1")
     model = embrec.fit(split.train, "mf-bias", valid=split.test, epochs=5)
+    best = embrec.fit(split.train, preset="best", valid=split.test)
+    embrec.cross_validate(ratings, "mf-bias", folds="official")
+    embrec.recommend(model, 196, n=10)
+    embrec.recommend_for_ratings(model, {"Star Wars (1977)": 5}, n=10)
     model.save("runs/mf-bias")
     model = embrec.load("runs/mf-bias")
+
+Results (models, CV results, recommendations) print as short tables, show as
+HTML tables in a notebook and convert with ``.to_pandas()``. ``embrec.recommend``
+is both the function above and the module of the other recommenders.
 
 Heavy modules (torch) are imported on first use, so ``import embrec`` stays cheap.
 """
@@ -34,10 +42,18 @@ _LAZY = {
     "load_source": "embrec.data.datasets",
     "make_split": "embrec.data.splits",
     "generate_ratings": "embrec.data.synthetic",
+    "cross_validate": "embrec.evaluation.crossval",
+    "recommend_for_ratings": "embrec.recommend",
+    "recommend_many": "embrec.recommend",
+    "similar_items": "embrec.recommend",
+    "item_biases": "embrec.recommend",
+    "item_pca": "embrec.recommend",
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name == "recommend":  # the subpackage, callable as its recommend function
+        return import_module("embrec.recommend")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'embrec' has no attribute {name!r}")
@@ -55,11 +71,18 @@ __all__ = [
     "TrainedModel",
     "__version__",
     "advise_lr",
+    "cross_validate",
     "fit",
     "generate_ratings",
+    "item_biases",
+    "item_pca",
     "load",
     "load_dataset",
     "load_source",
     "lr_find",
     "make_split",
+    "recommend",
+    "recommend_for_ratings",
+    "recommend_many",
+    "similar_items",
 ]

@@ -27,6 +27,7 @@ import torch
 from embrec import __version__
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
+from embrec.display import TableDisplay
 from embrec.errors import BundleError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
 from embrec.models.base import DataShape
@@ -58,9 +59,13 @@ class Prediction:
         ]
 
 
-@dataclass
-class TrainedModel:
-    """A fitted network with everything needed to predict for raw ids."""
+@dataclass(repr=False)
+class TrainedModel(TableDisplay):
+    """A fitted network with everything needed to predict for raw ids.
+
+    Shown as its model, data and scores over the last epochs' table;
+    ``to_pandas()`` is the full epoch history (one row per epoch).
+    """
 
     name: str
     model_config: ModelConfig
@@ -96,6 +101,32 @@ class TrainedModel:
 
     def titles(self, item_indices: np.ndarray) -> list[str]:
         return self.train.titles(item_indices)
+
+    # -- display --------------------------------------------------------------------
+
+    repr_rows = 6
+
+    def headline(self) -> str:
+        """Model, solver, data, epochs and test scores on one line."""
+        text = (f"TrainedModel {self.name} (solver {self.solver}) on {self.train.name!r}: "
+                f"{self.train.n_users:,} users, {self.train.n_items:,} items, "
+                f"{len(self.train):,} ratings; {len(self.history.epochs)} epochs")
+        if "valid_rmse" in self.metrics:
+            text += (f"; valid RMSE {self.metrics['valid_rmse']:.4f}, "
+                     f"MAE {self.metrics['valid_mae']:.4f}")
+        preset = self.provenance.get("preset")
+        if isinstance(preset, dict):
+            text += f"; preset {preset.get('name')}"
+        return text
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The epoch history: one row per epoch (losses, RMSEs, seconds, throughput, lr)."""
+        return self.history.to_pandas()
+
+    def details(self) -> str:
+        """The model's hyperparameters (cut at 300 characters)."""
+        config = ", ".join(f"{k}={v}" for k, v in self.model_config.model_dump().items())
+        return config[:300]
 
     # -- prediction -----------------------------------------------------------------
 

@@ -4,6 +4,7 @@ A preset is a model, a solver and hyperparameters that were cross-validated
 together (figures in ``docs/accuracy.md``, ml-100k official folds u1..u5, two
 CPU cores)::
 
+    model = embrec.fit(split.train, preset="best", valid=split.test)
     embrec cv --dataset ml-100k --folds official --preset best
     embrec train --dataset ml-100k --split u1 --preset fast --out model/
 
@@ -88,33 +89,19 @@ def apply_preset(
     *,
     model: str | None = None,
     solver: str | None = None,
+    keywords: bool = False,
 ) -> tuple[Preset, dict[str, Any]]:
     """The preset and the hyperparameters to fit with (``hyperparameters`` override it).
 
     ``model`` and ``solver``, when the caller was given them explicitly, must be
-    the preset's own: a preset names both.
+    the preset's own: a preset names both. The error names the command-line
+    flag (``--model``), or the keyword (``model='mf'``) when ``keywords``.
     """
     preset = get_preset(name)
     for what, asked, own in (("model", model, preset.model), ("solver", solver, preset.solver)):
         if asked is not None and asked != own:
+            given = f"{what}={asked!r}" if keywords else f"--{what}"
             raise ConfigError(
-                f"preset {name!r} uses {what} {own!r}, not {asked!r}; drop --{what} or the preset"
+                f"preset {name!r} uses {what} {own!r}, not {asked!r}; drop {given} or the preset"
             )
     return preset, preset.resolve(hyperparameters)
-
-
-def fit_preset(train: Any, name: str, **kwargs: Any) -> Any:
-    """``fit(train, ...)`` with the preset's model, solver and hyperparameters.
-
-    Keywords of ``fit`` (``valid``, ``verbose``...) and hyperparameter overrides
-    pass through; the preset is recorded in the bundle's provenance.
-    """
-    from embrec.training.fit import fit
-
-    fit_keys = {"valid", "verbose", "checkpoint_dir", "resume", "on_epoch"}
-    options = {k: kwargs.pop(k) for k in list(kwargs) if k in fit_keys}
-    provenance = dict(kwargs.pop("provenance", None) or {})
-    preset, hyper = apply_preset(name, kwargs)
-    provenance["preset"] = preset.to_json()
-    return fit(train, preset.model, solver=preset.solver, provenance=provenance,
-               **options, **hyper)

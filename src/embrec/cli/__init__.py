@@ -10,6 +10,7 @@ one-line message and exit with code 2, as any command line does. No traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -38,9 +39,20 @@ def _register_commands() -> None:
     use_plain_help(app)
 
 
+def show_warning(message: Warning | str, *_: object, **__: object) -> None:
+    """A library warning (an inferred rating scale...) as one ``embrec: warning:`` line."""
+    print(f"embrec: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 2 bad input or usage, 130 interrupted)."""
     _register_commands()
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name=PROG_NAME, standalone_mode=False)
     except EmbrecError as error:

@@ -34,11 +34,21 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from embrec.data.cache import datasets_dir, load_parsed, parsed_dir, parsed_key, save_parsed
 from embrec.data.download import fetch_archive
 from embrec.data.progress import say
 from embrec.data.ratings import Ratings
-from embrec.data.readers.detect import check_options, read_path
+from embrec.data.readers.detect import (
+    ITEM_NAMES,
+    RATING_NAMES,
+    TIME_NAMES,
+    USER_NAMES,
+    check_options,
+    pick,
+    read_path,
+)
 from embrec.data.readers.movielens import RELEASES, read_movielens, source_files
 from embrec.data.readers.netflix import find_titles, netflix_rating_files, read_netflix
 from embrec.data.recbole_source import fetch_ml100k_from_recbole
@@ -302,8 +312,13 @@ def missing(spec: Dataset, data_dir: str | Path | None, reason: str) -> DataErro
 DATASET_OPTIONS = {"cache_dir", "download", "on_duplicate"}
 
 
-def load_source(source: str | Path, data_dir: str | Path | None = None, **options: Any) -> Ratings:
-    """Ratings from a dataset name or a path.
+FRAME_OPTIONS = {"user_col", "item_col", "rating_col", "timestamp_col", "scale", "on_duplicate"}
+
+
+def load_source(
+    source: str | Path | pd.DataFrame, data_dir: str | Path | None = None, **options: Any
+) -> Ratings:
+    """Ratings from a dataset name, a path or a pandas DataFrame.
 
     A name (``ml-100k``...) goes to :func:`load_dataset` (options ``cache_dir``,
     ``download``, ``on_duplicate``). A path may be a dataset folder in its
@@ -311,8 +326,12 @@ def load_source(source: str | Path, data_dir: str | Path | None = None, **option
     ``ratings.dat``, ``ratings.csv``, Netflix ``combined_data_*.txt``) or any
     CSV/TSV/Parquet table (options of :func:`~embrec.data.readers.read_table`;
     the user, item, rating and timestamp columns are guessed from the header
-    when not given).
+    when not given). A DataFrame goes to :meth:`Ratings.from_pandas`, its
+    columns guessed from their names as for a table when not given.
     """
+    if isinstance(source, pd.DataFrame):
+        check_options(options, FRAME_OPTIONS)
+        return ratings_from_frame(source, **options)
     path = Path(source).expanduser()
     if not path.exists():
         key = str(source).strip().lower()
@@ -324,3 +343,28 @@ def load_source(source: str | Path, data_dir: str | Path | None = None, **option
             hint=f"give a file path or one of {', '.join(DATASETS)}",
         )
     return read_path(path, **options)
+
+
+def ratings_from_frame(
+    frame: pd.DataFrame,
+    *,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+    timestamp_col: str | None = None,
+    **options: Any,
+) -> Ratings:
+    """:meth:`Ratings.from_pandas` with the columns not given guessed from their names
+    (``userId``, ``movieId``, ``rating``, ``timestamp``... as :func:`read_table` guesses)."""
+    names = [str(c) for c in frame.columns]
+    user = user_col or pick(names, USER_NAMES)
+    item = item_col or pick(names, ITEM_NAMES)
+    rating = rating_col or pick(names, RATING_NAMES)
+    for key, found in (("user_col", user), ("item_col", item), ("rating_col", rating)):
+        if found is None:
+            raise DataError(
+                f"cannot tell which DataFrame column holds the {key.removesuffix('_col')}s",
+                hint=f"pass {key}= (the columns are {', '.join(names)})",
+            )
+    time = timestamp_col or pick(names, TIME_NAMES)
+    return Ratings.from_pandas(frame, user=user, item=item, rating=rating, time=time, **options)

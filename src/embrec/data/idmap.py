@@ -10,8 +10,9 @@ model bundle as JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from numbers import Integral
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -24,8 +25,14 @@ LOOKUP_SPAN_PER_ID = 4
 through a lookup table (5 bytes per possible id)."""
 
 
-class IdMap:
-    """A bijection between raw ids (int or str) and indices ``0 .. len-1``."""
+class IdMap(Sequence):
+    """A bijection between raw ids (int or str) and indices ``0 .. len-1``.
+
+    As a sequence it holds the raw ids in index order: ``ids[i]`` is the raw id
+    of index ``i`` (a Python int or str), ``ids[a:b]`` an array of them. The
+    reverse lookups are ``ids.index(raw)`` (a DataError naming the id when it is
+    unknown), ``ids.get(raw, default)`` and, batch-first, :meth:`indices_of`.
+    """
 
     def __init__(self, raw_ids: Iterable[Any] | np.ndarray) -> None:
         raw = np.asarray(list(raw_ids) if not isinstance(raw_ids, np.ndarray) else raw_ids)
@@ -77,8 +84,55 @@ class IdMap:
     def __len__(self) -> int:
         return len(self._raw)
 
+    @overload
+    def __getitem__(self, position: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> np.ndarray: ...
+
+    def __getitem__(self, position: int | slice) -> Any:
+        """The raw id at an index (a Python scalar), or an array of them for a slice."""
+        if isinstance(position, slice):
+            return self._raw[position]
+        if isinstance(position, Integral) and not isinstance(position, bool):
+            if not -len(self) <= position < len(self):
+                raise IndexError(f"index {position} is outside 0..{len(self) - 1} of {self!r}")
+            return self._raw[int(position)].item() if self.is_integer else self._raw[int(position)]
+        raise TypeError(
+            f"an IdMap is indexed by an int or a slice, not {type(position).__name__}; "
+            "look a raw id up with .index(raw_id)"
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._raw.tolist())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self._raw if dtype is None else self._raw.astype(dtype)
+
     def __contains__(self, raw_id: Any) -> bool:
         return self.index_of(raw_id) >= 0
+
+    def index(self, raw_id: Any, start: int = 0, stop: int | None = None) -> int:
+        """The index of a raw id; a DataError naming the id when it is not in the map.
+
+        ``start``/``stop`` bound the search as for ``list.index``.
+        """
+        position = self.index_of(raw_id)
+        if position < 0 or position < start or (stop is not None and position >= stop):
+            raise DataError(
+                f"unknown id {raw_id!r}: not among the {len(self):,} ids of this map",
+                hint="check its type and spelling; ids[:5] shows some",
+            )
+        return position
+
+    def get(self, raw_id: Any, default: Any = None) -> Any:
+        """The index of a raw id, or ``default`` when it is not in the map."""
+        position = self.index_of(raw_id)
+        return default if position < 0 else position
+
+    def count(self, raw_id: Any) -> int:
+        """1 when the raw id is in the map, else 0 (ids are unique)."""
+        return int(raw_id in self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IdMap) and np.array_equal(self._raw, other._raw)

@@ -17,54 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from embrec.data.frame_columns import check_present, check_rows, unix_seconds
 from embrec.data.idmap import IdMap
+from embrec.data.scale import InferredScaleWarning, RatingScale
+from embrec.display import html_table
 from embrec.errors import DataError
 
+__all__ = [
+    "DUPLICATE_POLICIES", "InferredScaleWarning", "RatingScale", "Ratings", "merge_duplicates",
+]
+
 DUPLICATE_POLICIES = ("error", "last", "mean")
-
-
-@dataclass(frozen=True)
-class RatingScale:
-    """The range of valid ratings: ``low .. high`` in steps of ``step`` (None: continuous)."""
-
-    low: float
-    high: float
-    step: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.low < self.high:
-            raise DataError(
-                f"rating scale {self.low}..{self.high} is empty; low must be below high"
-            )
-
-    def clip(self, values: np.ndarray) -> np.ndarray:
-        return np.clip(values, self.low, self.high)
-
-    def contains(self, values: np.ndarray) -> np.ndarray:
-        """Boolean mask of the values that lie inside the scale (steps are not enforced)."""
-        return (values >= self.low) & (values <= self.high)
-
-    @classmethod
-    def infer(cls, values: np.ndarray) -> RatingScale:
-        """The tightest scale of the observed values, with the step of a star grid when one fits."""
-        if len(values) == 0:
-            raise DataError("cannot infer a rating scale from no ratings")
-        low, high = float(values.min()), float(values.max())
-        if low == high:
-            high = low + 1.0
-        step = None
-        for candidate in (1.0, 0.5):
-            if np.allclose(values / candidate, np.round(values / candidate)):
-                step = candidate
-                break
-        return cls(low, high, step)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"low": self.low, "high": self.high, "step": self.step}
-
-    @classmethod
-    def from_json(cls, payload: dict[str, Any]) -> RatingScale:
-        return cls(float(payload["low"]), float(payload["high"]), payload.get("step"))
+HTML_ROWS = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,7 +81,7 @@ class Ratings:
         values: np.ndarray,
         *,
         timestamps: np.ndarray | None = None,
-        scale: RatingScale | None = None,
+        scale: RatingScale | tuple[float, float] | None = None,
         on_duplicate: str = "last",
         name: str = "ratings",
         source: dict[str, Any] | None = None,
@@ -125,7 +89,10 @@ class Ratings:
     ) -> Ratings:
         """Build ratings from raw id columns: ids are mapped in sorted order.
 
-        Duplicate (user, item) pairs are merged by ``on_duplicate``: ``"error"``
+        ``scale`` (a :class:`RatingScale` or ``(low, high)``) declares the valid
+        ratings. Without it the scale is the lowest to the highest rating given,
+        an :class:`InferredScaleWarning` says so and ``source["scale_inferred"]``
+        records it. Duplicate (user, item) pairs are merged by ``on_duplicate``: ``"error"``
         refuses them, ``"last"`` keeps the last in input order, ``"mean"``
         averages them. ``source["merged_duplicates"]`` records how many rows
         were merged away. ``origin`` (a file path) is named in errors.
@@ -136,9 +103,12 @@ class Ratings:
         users, items, values, timestamps, merged = merge_duplicates(
             users, items, values, timestamps, len(item_map), on_duplicate, origin
         )
-        if scale is None:
-            scale = RatingScale.infer(values)
         info = dict(source or {})
+        if scale is None:
+            scale = RatingScale.inferred(values, stacklevel=2)
+            info["scale_inferred"] = True
+        else:
+            scale = RatingScale.of(scale)
         info["merged_duplicates"] = merged
         if merged:
             info["duplicate_policy"] = on_duplicate
@@ -146,6 +116,60 @@ class Ratings:
             users, items, values, user_map, item_map, scale,
             timestamps=timestamps, name=name, source=info,
         )
+
+    @classmethod
+    def from_pandas(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        user: str,
+        item: str,
+        rating: str,
+        time: str | None = None,
+        scale: RatingScale | tuple[float, float] | None = None,
+        on_duplicate: str = "last",
+        name: str = "dataframe",
+    ) -> Ratings:
+        """Ratings from a DataFrame's user, item, rating (and time) columns.
+
+        Ids may be ints or strings; ratings numbers; ``time`` unix seconds or
+        datetimes. A missing column, a missing id or rating, a rating that is not
+        a number or lies outside ``scale`` is a DataError naming the column and
+        the row (its index label). Without ``scale`` it is taken from the data,
+        with an :class:`InferredScaleWarning` (see :meth:`from_raw`).
+        """
+        columns = {"user": user, "item": item, "rating": rating}
+        if time is not None:
+            columns["time"] = time
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"from_pandas takes a pandas DataFrame, not {type(frame).__name__}")
+        missing = [f"{k}={v!r}" for k, v in columns.items() if v not in frame.columns]
+        if missing:
+            raise DataError(
+                f"the DataFrame has no column {missing[0].split('=', 1)[1]} ({missing[0]})",
+                hint=f"its columns are {', '.join(map(str, frame.columns))}",
+            )
+        for key in ("user", "item", "rating"):
+            check_present(frame, columns[key], key)
+        values = pd.to_numeric(frame[rating], errors="coerce").to_numpy(dtype=np.float64)
+        check_rows(frame, ~np.isfinite(values), rating, "is not a number")
+        if scale is None:
+            declared = RatingScale.inferred(values, stacklevel=2)
+        else:
+            declared = RatingScale.of(scale)
+            outside = ~declared.contains(values)
+            check_rows(frame, outside, rating,
+                       f"is outside the scale {declared.low:g}..{declared.high:g}",
+                       hint="fix those ratings or declare the scale they are on")
+        timestamps = None if time is None else unix_seconds(frame, time)
+        ratings = cls.from_raw(
+            frame[user].to_numpy(), frame[item].to_numpy(), values,
+            timestamps=timestamps, scale=declared, on_duplicate=on_duplicate, name=name,
+            source={"format": "dataframe", "columns": columns},
+        )
+        if scale is None:
+            ratings.source["scale_inferred"] = True
+        return ratings
 
     # -- shape ----------------------------------------------------------------------
 
@@ -169,6 +193,24 @@ class Ratings:
             f"Ratings({self.name!r}: {len(self):,} ratings, {self.n_users:,} users, "
             f"{self.n_items:,} items, scale {self.scale.low:g}..{self.scale.high:g})"
         )
+
+    def _repr_html_(self) -> str:
+        head = self.subset(np.arange(min(len(self), HTML_ROWS))).to_pandas(titles=True)
+        return html_table(head, repr(self), index=False)
+
+    def to_pandas(self, titles: bool = False) -> pd.DataFrame:
+        """One row per rating: ``user_id``, ``item_id`` (raw ids), ``rating``,
+        ``timestamp`` when known, and ``title`` when asked for and known."""
+        frame = pd.DataFrame({
+            "user_id": self.user_ids.to_raw(self.users),
+            "item_id": self.item_ids.to_raw(self.items),
+            "rating": self.values,
+        })
+        if self.timestamps is not None:
+            frame["timestamp"] = self.timestamps
+        if titles and self.item_info is not None and "title" in self.item_info:
+            frame["title"] = self.titles(self.items)
+        return frame
 
     # -- slicing --------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ training fold. Folds run in parallel worker processes (see
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,21 +29,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from embrec import __version__
 from embrec.data.movielens_folds import PREDEFINED_FOLDS
 from embrec.data.ratings import Ratings
 from embrec.data.splits import Split, parse_split_spec
+from embrec.display import TableDisplay
 from embrec.errors import ConfigError, DataError
+from embrec.evaluation.fold_table import fold_table, mean_std, pooled_activity
 from embrec.evaluation.metrics import rating_metrics, rmse_by_activity
 from embrec.evaluation.parallel import FoldTask, check_request, resolve_workers, run_tasks
 from embrec.io import write_json_atomic
+from embrec.presets import apply_preset
 
 FoldsSpec = str | int | Sequence[str]
 """``"official"``, a fold count ``K`` (seeded k-fold) or a list of split specs."""
 
 RESULT_KIND = "embrec.cv"
 BASELINE_MODEL = "baseline"
+DEFAULT_MODEL = "mf-bias"  # as fit's
 
 
 @dataclass
@@ -97,7 +101,8 @@ def run_fold(ratings: Ratings, split: Split, task: FoldTask) -> FoldResult:
     from embrec.training.fit import fit
 
     start = time.perf_counter()
-    trained = fit(split.train, task.model, valid=split.test, solver=task.solver, **task.hyper)
+    trained = fit(split.train, task.model, valid=split.test, solver=task.solver, verbose=False,
+                  **task.hyper)
     fitted = time.perf_counter()
     raw, _ = trained.predictor.predict(split.test.users, split.test.items, clip=False)
     predicted = time.perf_counter()
@@ -182,46 +187,15 @@ def _dataset_names(ratings: Ratings) -> set[str]:
     }
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (``ddof=1``; 0 for one value, NaN for none)."""
-    array = np.asarray(values, dtype=np.float64)
-    if len(array) == 0:
-        return math.nan, math.nan
-    std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
-    return float(array.mean()), std
-
-
-def pooled_activity(folds: Sequence[FoldResult]) -> list[dict[str, Any]]:
-    """RMSE per activity bucket over all folds' test ratings together.
-
-    ``RMSE_b = sqrt( sum_f n_fb RMSE_fb^2 / sum_f n_fb )`` with ``n_fb`` the
-    test ratings of fold ``f`` in bucket ``b``.
-    """
-    merged: dict[str, dict[str, Any]] = {}
-    for fold in folds:
-        for row in fold.activity:
-            entry = merged.setdefault(
-                row["bucket"], {**row, "n_users": 0, "n_ratings": 0, "squared": 0.0}
-            )
-            entry["n_users"] += int(row["n_users"])
-            entry["n_ratings"] += int(row["n_ratings"])
-            if row["n_ratings"]:
-                entry["squared"] += int(row["n_ratings"]) * float(row["rmse"]) ** 2
-    out = []
-    for entry in merged.values():
-        squared = entry.pop("squared")
-        entry["rmse"] = math.sqrt(squared / entry["n_ratings"]) if entry["n_ratings"] else None
-        out.append(entry)
-    return out
-
-
-@dataclass
-class CVResult:
+@dataclass(repr=False)
+class CVResult(TableDisplay):
     """The per-fold scores of one model and what produced them.
 
     ``config`` is the full fitted config, ``hyperparameters`` what was asked;
     ``dataset`` holds the data's name and fingerprint; ``baseline`` the
     ``baseline`` model cross-validated on the same folds, when asked for.
+    Shown, and ``to_pandas()``, as the fold table of
+    :mod:`~embrec.evaluation.fold_table` (metrics by fold, mean and std).
     """
 
     model: str
@@ -258,6 +232,19 @@ class CVResult:
     @property
     def seconds_mean(self) -> float:
         return mean_std([f.seconds for f in self.folds])[0]
+
+    def headline(self) -> str:
+        folds = ", ".join(f.fold for f in self.folds)
+        text = (f"Evaluating RMSE, MAE of {self.model} (solver {self.solver}) on "
+                f"{len(self.folds)} folds of {self.dataset.get('name', 'ratings')!r} ({folds})")
+        if self.baseline is not None:
+            text += (f"; baseline RMSE {self.baseline.rmse_mean:.4f} "
+                     f"± {self.baseline.rmse_std:.4f}")
+        return text
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The fold table: RMSE, MAE, fit and test seconds by fold, with Mean and Std."""
+        return fold_table(self.folds)
 
     def summary(self) -> dict[str, Any]:
         """The compact JSON the CLI prints: per-fold scores, means, config and provenance."""
@@ -337,9 +324,10 @@ class CVResult:
 
 def cross_validate(
     ratings: Ratings,
-    model: str = "mf-bias",
+    model: str | None = None,
     folds: FoldsSpec = "official",
     *,
+    preset: str | None = None,
     data_dir: str | Path | None = None,
     seed: int = 0,
     solver: str | None = None,
@@ -350,9 +338,11 @@ def cross_validate(
     on_fold: Callable[[str, FoldResult], None] | None = None,
     **hyperparameters: Any,
 ) -> CVResult:
-    """Cross-validate ``model`` on ``ratings`` over ``folds``.
+    """Cross-validate ``model`` (``mf-bias`` unless given) on ``ratings`` over ``folds``.
 
     Args:
+        preset: ``"fast"`` or ``"best"``: the preset's model, solver and
+            hyperparameters, as for :func:`~embrec.training.fit.fit`.
         folds: ``"official"``, a fold count ``K`` or split specs (see :func:`resolve_folds`).
         data_dir: where the official fold files are (else they are derived).
         seed: seeds the k-fold permutation and, unless ``seed`` is among the
@@ -367,6 +357,11 @@ def cross_validate(
         on_fold: called with ``(model, FoldResult)`` as each fold finishes.
         hyperparameters: as for :func:`~embrec.training.fit.fit`.
     """
+    if preset is not None:
+        chosen, hyperparameters = apply_preset(preset, hyperparameters, model=model,
+                                               solver=solver, keywords=True)
+        model, solver = chosen.model, chosen.solver
+    model = model or DEFAULT_MODEL
     hyper = {"seed": seed, **hyperparameters}
     check_request(model, hyper, solver)
     names = resolve_folds(ratings, folds)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from embrec.data.ratings import Ratings
+from embrec.display import TableDisplay
 from embrec.errors import ConfigError
 from embrec.evaluation.crossval import BASELINE_MODEL, FoldResult, FoldsSpec, resolve_folds
 from embrec.evaluation.parallel import FoldTask, check_request, run_tasks
@@ -178,13 +179,14 @@ def expand_aliases(model: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass
-class SweepResult:
+@dataclass(repr=False)
+class SweepResult(TableDisplay):
     """The rows of one sweep (its points on its folds) as read back from the results file.
 
     ``rows`` holds one row per (point, fold) with the columns of
     :data:`~embrec.evaluation.results.COLUMNS`; ``params`` of each row is the
     point's JSON. Baseline rows (model ``baseline``) are included when the sweep ran them.
+    Shown, and ``to_pandas()``, as one row per point: RMSE by fold, mean and std.
     """
 
     model: str
@@ -216,6 +218,22 @@ class SweepResult:
         table.loc["mean"] = table.loc[self.folds].mean(axis=0, skipna=False)
         table.loc["std"] = table.loc[self.folds].std(axis=0, ddof=1)
         return table
+
+    def headline(self) -> str:
+        text = (f"sweep of {self.model}: {len(self.points)} points x {len(self.folds)} folds "
+                f"({self.n_run} fits run, {self.n_skipped} found in {self.results_path.name})")
+        means = self.table().loc["mean"]
+        if not means.isna().all():
+            best, rmse = self.best()
+            text += f"; best {point_label(best)}: mean RMSE {rmse:.4f}"
+        return text
+
+    def to_pandas(self, metric: str = "rmse") -> pd.DataFrame:
+        """One row per point (its label), ``metric`` by fold, then ``mean`` and ``std``."""
+        frame = self.table(metric).T
+        frame.index.name = "point"
+        frame.columns.name = None
+        return frame
 
     def best(self, metric: str = "rmse") -> tuple[dict[str, Any], float]:
         """The point with the lowest mean ``metric`` over the folds, and that mean."""

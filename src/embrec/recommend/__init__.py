@@ -7,7 +7,15 @@
 * :func:`onboarding_items`: the items to ask a new user about first;
 * :func:`similar_items`: nearest items in the model's item space;
 * :func:`item_biases`, :func:`item_pca`: what the model learned about items.
+
+The package itself is callable as :func:`recommend`, so that
+``embrec.recommend(model, user_id)`` and ``embrec.recommend.similar_items(...)``
+both read naturally.
 """
+
+import sys
+from types import ModuleType
+from typing import Any
 
 from embrec.recommend.coldstart import COLD_START, NewItemPrediction, predict_new_item
 from embrec.recommend.engine import Query, Recommender, recommender_for
@@ -42,3 +50,13 @@ __all__ = [
     "recommender_for",
     "similar_items",
 ]
+
+
+class CallableModule(ModuleType):
+    """This package, callable as :func:`~embrec.recommend.known.recommend`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Recommendations:
+        return recommend(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = CallableModule

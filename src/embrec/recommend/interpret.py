@@ -24,22 +24,36 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from embrec.bundle import TrainedModel
+from embrec.display import TableDisplay
 from embrec.recommend.engine import recommender_for
 from embrec.recommend.result import plain
 
 AXIS_POOL = 300
 
 
-@dataclass
-class ItemBiases:
+@dataclass(repr=False)
+class ItemBiases(TableDisplay):
     """The items with the lowest and highest bias, with where the biases come from."""
 
     source: str
     lowest: list[dict[str, Any]]
     highest: list[dict[str, Any]]
+
+    repr_rows = 20
+    show_index = False
+
+    def headline(self) -> str:
+        return f"item biases: {self.source}"
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The lowest then the highest: ``end``, ``item_id``, ``title``, ``bias``, ``n_ratings``."""
+        rows = [{"end": "lowest", **r} for r in self.lowest]
+        rows += [{"end": "highest", **r} for r in self.highest]
+        return pd.DataFrame(rows, columns=["end", "item_id", "title", "bias", "n_ratings"])
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "lowest": self.lowest, "highest": self.highest}
@@ -77,9 +91,13 @@ def item_biases(model: TrainedModel, n: int = 10, min_ratings: int = 20) -> Item
     return ItemBiases(source, rows(order[:n]), rows(order[::-1][:n]))
 
 
-@dataclass
-class ItemPca:
-    """Item vectors on their first two principal components."""
+@dataclass(repr=False)
+class ItemPca(TableDisplay):
+    """Item vectors on their first two principal components.
+
+    ``to_pandas()`` has one row per item (``titles`` is filled by :func:`item_pca`);
+    the repr names what each axis separates.
+    """
 
     space: str
     item_indices: np.ndarray
@@ -87,6 +105,27 @@ class ItemPca:
     explained: np.ndarray
     axes: list[dict[str, list[str]]] = field(default_factory=list)
     path: Path | None = None
+    item_ids: list[Any] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+
+    def headline(self) -> str:
+        shares = ", ".join(f"PC{k + 1} {e:.1%}" for k, e in enumerate(self.explained))
+        return (f"PCA of {len(self.item_indices):,} item vectors ({self.space}): "
+                f"{shares} of the variance")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """``item_id``, ``title``, ``pc1``, ``pc2`` per item with training ratings."""
+        return pd.DataFrame({
+            "item_id": self.item_ids, "title": self.titles,
+            "pc1": self.coordinates[:, 0], "pc2": self.coordinates[:, 1],
+        })
+
+    def __repr__(self) -> str:
+        lines = [self.headline()]
+        for k, ends in enumerate(self.axes):
+            lines.append(f"  PC{k + 1} low:  {'; '.join(t[:30] for t in ends['low'][:3])}")
+            lines.append(f"  PC{k + 1} high: {'; '.join(t[:30] for t in ends['high'][:3])}")
+        return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,7 +155,9 @@ def item_pca(
         order = pool[np.argsort(coordinates[pool, axis], kind="stable")]
         axes.append({"low": [titles[items[i]] for i in order[:5]],
                      "high": [titles[items[i]] for i in order[::-1][:5]]})
-    result = ItemPca(recommender.space.description, items, coordinates, explained, axes)
+    result = ItemPca(recommender.space.description, items, coordinates, explained, axes,
+                     item_ids=[plain(r) for r in model.item_ids.to_raw(items)],
+                     titles=[titles[i] for i in items])
     if path is not None:
         labelled = popular[:n_labels]
         label = model.train.name

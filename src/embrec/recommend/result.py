@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from embrec.data.ratings import Ratings
+from embrec.display import TableDisplay
 
 
 def plain(value: Any) -> Any:
@@ -15,8 +17,8 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-@dataclass
-class Recommendations:
+@dataclass(repr=False)
+class Recommendations(TableDisplay):
     """Top-N items for one user (known, folded in, or cold).
 
     Attributes:
@@ -43,6 +45,28 @@ class Recommendations:
     def __len__(self) -> int:
         return len(self.item_ids)
 
+    show_index = False
+
+    def headline(self) -> str:
+        who = "a new user" if self.user_id is None else f"user {self.user_id!r}"
+        return f"{len(self)} recommendations for {who} ({self.strategy})"
+
+    def to_pandas(self) -> pd.DataFrame:
+        """``rank`` (1 = best), ``item_id``, ``title``, ``score`` and, for a new
+        user, ``because`` (the rated titles most like each item, joined by ``; ``)."""
+        frame = pd.DataFrame({
+            "rank": np.arange(1, len(self) + 1),
+            "item_id": self.item_ids,
+            "title": self.titles,
+            "score": np.asarray(self.scores, dtype=np.float64),
+        })
+        if self.because is not None:
+            frame["because"] = ["; ".join(b) for b in self.because]
+        return frame
+
+    def repr_frame(self) -> pd.DataFrame:
+        return self.to_pandas().drop(columns="because", errors="ignore")
+
     def to_records(self) -> list[dict[str, Any]]:
         records = []
         for position, (item, title, score) in enumerate(
@@ -62,8 +86,8 @@ class Recommendations:
         }
 
 
-@dataclass
-class RecommendationBatch:
+@dataclass(repr=False)
+class RecommendationBatch(TableDisplay):
     """Top-N items for many known users as ``(n_users, n)`` arrays.
 
     ``item_indices`` is -1 and ``scores`` NaN where a user has fewer than ``n``
@@ -86,6 +110,26 @@ class RecommendationBatch:
         raw[self.item_indices < 0] = None
         return raw
 
+    show_index = False
+
+    def headline(self) -> str:
+        return (f"top-{self.item_indices.shape[1]} recommendations for {len(self)} users "
+                f"({self.strategy})")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per (user, recommended item): ``user_id``, ``rank``, ``item_id``,
+        ``title``, ``score``; users with fewer unseen items have fewer rows."""
+        valid = self.item_indices >= 0
+        rows, ranks = np.nonzero(valid)
+        indices = self.item_indices[valid]
+        return pd.DataFrame({
+            "user_id": np.asarray(self.user_ids, dtype=object)[rows],
+            "rank": ranks + 1,
+            "item_id": self.train.item_ids.to_raw(indices),
+            "title": self.train.titles(indices),
+            "score": self.scores[valid].astype(np.float64),
+        })
+
     def __getitem__(self, row: int) -> Recommendations:
         valid = self.item_indices[row] >= 0
         indices = self.item_indices[row][valid]
@@ -99,8 +143,8 @@ class RecommendationBatch:
         )
 
 
-@dataclass
-class SimilarItems:
+@dataclass(repr=False)
+class SimilarItems(TableDisplay):
     """The items closest to one item by cosine similarity in the model's item space."""
 
     item_id: Any
@@ -112,6 +156,21 @@ class SimilarItems:
 
     def __len__(self) -> int:
         return len(self.item_ids)
+
+    show_index = False
+
+    def headline(self) -> str:
+        return (f"{len(self)} items like {self.title} (item {self.item_id!r}), "
+                f"cosine in {self.space}")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """``rank``, ``item_id``, ``title``, ``similarity`` (cosine), most similar first."""
+        return pd.DataFrame({
+            "rank": np.arange(1, len(self) + 1),
+            "item_id": self.item_ids,
+            "title": self.titles,
+            "similarity": np.asarray(self.similarities, dtype=np.float64),
+        })
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -166,7 +166,7 @@ def train_epochs(
 ) -> History:
     """Run ``run_epoch(lr) -> train loss`` epoch by epoch, as the PyTorch loop reports and stops."""
     history = History()
-    table = EpochTable(enabled=verbose)
+    table = EpochTable(enabled=verbose, epochs=config.epochs)
     best_rmse, best_state = math.inf, None
     n_ratings = len(predictor.train)
     try:

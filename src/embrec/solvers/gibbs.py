@@ -295,7 +295,7 @@ def _sample(spec: ModelSpec, fitted: ModelConfig, config: TrainConfig, train: Ra
                          fitted.fold_in_samples)
     trackers = {name: _Tracker(r, train, fallback)
                 for name, r in (("valid", valid), ("monitor", monitor)) if r is not None}
-    history, table = History(), EpochTable(enabled=verbose)
+    history, table = History(), EpochTable(enabled=verbose, epochs=config.epochs)
     print_every = max(1, config.epochs // 40)
     if verbose and fitted.burn_in:
         print(f"sweeps 1..{fitted.burn_in} are burn-in: discarded, their validation RMSE is "

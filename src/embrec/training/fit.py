@@ -2,6 +2,10 @@
 
     trained = embrec.fit(split.train, "mf-bias", valid=split.test, epochs=5, lr=5e-3)
     trained.history.epochs[-1].valid_rmse
+    best = embrec.fit(split.train, preset="best", valid=split.test)
+
+The epoch table is shown as training goes (``verbose=True``, the default): text
+in a log, a progress bar in a terminal or a Jupyter notebook.
 
 Hyperparameters are one flat set of keywords: those of the model's config
 (``factors``, ``layers``, ...) and those of :class:`TrainConfig` (``epochs``,
@@ -26,6 +30,7 @@ from embrec.errors import ConfigError
 from embrec.models.baseline import solve_biases
 from embrec.models.registry import ModelConfig, ModelSpec, get_spec
 from embrec.predictor import Fallback
+from embrec.presets import apply_preset, get_preset
 from embrec.solvers.factorization import fit_als, fit_sgd
 from embrec.solvers.gibbs import fit_gibbs
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
@@ -70,13 +75,17 @@ def carve_monitor(train: Ratings, fraction: float, seed: int) -> tuple[Ratings, 
     return part.train, part.test
 
 
+DEFAULT_MODEL = "mf-bias"
+
+
 def fit(
     train: Ratings,
-    model: str = "mf-bias",
+    model: str | None = None,
     *,
+    preset: str | None = None,
     valid: Ratings | None = None,
     solver: str | None = None,
-    verbose: bool = False,
+    verbose: bool = True,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     provenance: dict[str, Any] | None = None,
@@ -85,6 +94,13 @@ def fit(
     **hyperparameters: Any,
 ) -> TrainedModel:
     """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
+
+    ``model`` defaults to ``mf-bias``. ``preset`` (``"fast"``, ``"best"``: see
+    :mod:`embrec.presets`) sets the model, the solver and hyperparameters that
+    were cross-validated together; hyperparameters given beside it override the
+    preset's, a ``model`` or ``solver`` given beside it must be the preset's. The
+    preset is recorded in ``provenance["preset"]``. ``verbose`` (default True)
+    shows the preset and the epoch table as training goes; False is quiet.
 
     ``valid`` read on its own (a separate test file, whose id maps differ from
     ``train``'s) is mapped into ``train``'s id space by raw id, never compared
@@ -96,7 +112,13 @@ def fit(
     :func:`~embrec.training.distributed.init_distributed`) this process trains
     its rank's shard under DDP; ``batch_size`` stays the effective batch.
     """
-    spec = get_spec(model)
+    if preset is not None:
+        model, solver, hyperparameters, provenance = with_preset(
+            preset, model, solver, hyperparameters, provenance
+        )
+        if verbose:
+            print(get_preset(preset).describe())
+    spec = get_spec(model or DEFAULT_MODEL)
     solver = solver or ("torch" if distributed is not None else spec.solvers[0])
     if solver not in spec.solvers:
         raise ConfigError(
@@ -138,6 +160,19 @@ def fit(
     return trained
 
 
+def with_preset(
+    name: str,
+    model: str | None,
+    solver: str | None,
+    hyperparameters: dict[str, Any],
+    provenance: dict[str, Any] | None,
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """The model, solver, hyperparameters and provenance of a fit with preset ``name``."""
+    chosen, hyper = apply_preset(name, hyperparameters, model=model, solver=solver, keywords=True)
+    provenance = {**(provenance or {}), "preset": chosen.to_json()}
+    return chosen.model, chosen.solver, hyper, provenance
+
+
 def fit_torch(
     spec: ModelSpec,
     model_config: ModelConfig,
@@ -161,7 +196,7 @@ def fit_torch(
     trainer = Trainer(
         module, config, train, fallback,
         valid=valid, monitor=monitor,
-        table=EpochTable(enabled=verbose and rank == 0),
+        table=EpochTable(enabled=verbose and rank == 0, epochs=config.epochs),
         checkpoint_dir=checkpoint_dir,
         rank=rank, world=world,
         wrapped=None if wrap is None else wrap(module),

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
+
+import pandas as pd
+
+from embrec.training.notebook import NotebookProgress, in_notebook
 
 
 @dataclass
@@ -49,6 +53,12 @@ class History:
             payload.get("best_epoch"),
             payload.get("stopped", "completed"),
         )
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per epoch, indexed by epoch (the columns of :class:`EpochRecord`)."""
+        columns = [f for f in EpochRecord.__dataclass_fields__ if f != "epoch"]
+        frame = pd.DataFrame([asdict(e) for e in self.epochs], columns=["epoch", *columns])
+        return frame.set_index("epoch").astype(float)
 
     @property
     def train_seconds(self) -> float:
@@ -124,17 +134,25 @@ class EpochTable:
         "monitor_rmse": lambda r: r.monitor_rmse is not None,
     }
 
-    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, enabled: bool = True, epochs: int | None = None
+    ) -> None:
         self.stream = stream or sys.stdout
         self.enabled = enabled
         self.columns: tuple[str, ...] | None = None
+        self.notebook = (
+            NotebookProgress(list(self.CELLS), epochs) if enabled and stream is None and in_notebook()
+            else None
+        )
 
     @property
     def interactive(self) -> bool:
         return self.enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def track(self, batches: Iterable[Any], total: int, epoch: int) -> Iterable[Any]:
-        """Batches of an epoch, behind a rich progress bar when printing to a terminal."""
+        """Batches of an epoch, behind a progress bar in a terminal or a notebook."""
+        if self.notebook is not None:
+            return self._track_in_notebook(batches, total, epoch)
         if not self.interactive:
             return batches
         from rich.progress import track
@@ -146,11 +164,24 @@ class EpochTable:
         return tuple(name for name in self.CELLS
                      if name not in self.OPTIONAL or self.OPTIONAL[name](record))
 
+    def _track_in_notebook(self, batches: Iterable[Any], total: int, epoch: int) -> Iterator[Any]:
+        notebook = self.notebook
+        for done, batch in enumerate(batches, start=1):
+            yield batch
+            if notebook is not None:
+                notebook.progress(done, total, f"epoch {epoch}: batch {done}/{total}")
+
     def row(self, record: EpochRecord) -> None:
         if not self.enabled:
             return
         if self.columns is None:
             self.columns = self.columns_for(record)
-            print("  ".join(f"{c:>12}" for c in self.columns), file=self.stream)
+            if self.notebook is not None:
+                self.notebook.columns = list(self.columns)
+            else:
+                print("  ".join(f"{c:>12}" for c in self.columns), file=self.stream)
         cells = [self.CELLS[name](record) for name in self.columns]
+        if self.notebook is not None:
+            self.notebook.row(record.epoch, cells)
+            return
         print("  ".join(f"{c:>12}" for c in cells), file=self.stream, flush=True)
