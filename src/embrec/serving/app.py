@@ -12,7 +12,12 @@ Endpoints (JSON; raw ids and titles in and out; OpenAPI at ``/docs``):
 ``POST /recommendations``                 top-n for anyone from ``{ratings, n}`` (fold-in)
 ``POST /users/{user_id}/ratings``         store ratings (needs the bearer token when set)
 ``GET  /``                                the web page: search, rate, see recommendations
+``GET  /docs``, ``GET /redoc``            the API's pages (Swagger UI, ReDoc), served offline
 ========================================  =====================================================
+
+The Swagger UI and ReDoc scripts, styles and favicon come from the ``fastapi-offline``
+package (under ``/static-offline-docs``) rather than a CDN, so ``/docs`` works on a
+machine without internet.
 
 Every error is a 4xx with a one-line ``{"detail": ...}``: 400 malformed JSON,
 401 missing or wrong token, 404 unknown id in the path, 413 body or request too
@@ -34,6 +39,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from embrec import __version__
@@ -46,6 +52,10 @@ from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
 from embrec.serving.store import InvalidRating, RatingStore, StoreError, open_store
 
 STATIC_DIR = Path(__file__).parent / "static"
+DOCS_ASSETS_URL = "/static-offline-docs"
+# Swagger UI would otherwise ask validator.swagger.io to badge the schema: a request
+# to the internet from every /docs view.
+SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 log = logging.getLogger("embrec.serving")
 
 UserIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ID_CHARS)]
@@ -166,11 +176,13 @@ def create_app(
             if store is not None:
                 store.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="embrec",
         version=__version__,
         summary=f"Recommendations from a {model.name} model trained on {model.train.name}.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
     )
     app.state.service = service
     install_error_handlers(app)
