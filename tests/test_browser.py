@@ -87,6 +87,7 @@ def browser(tmp_path):
     ensure_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -232,6 +233,24 @@ def test_at_phone_width_nothing_overflows_and_the_recommendations_show(
     assert target.stat().st_size > 10_000
 
 
+def loaded_files(driver, page_url: str) -> set[str]:
+    """Names of the files the current page loaded from the server.
+
+    Anything it tried to fetch from another host must have been blocked by the page's
+    Content-Security-Policy before any request left the browser (ReDoc's logo).
+    """
+    loaded = driver.execute_script(
+        "return performance.getEntriesByType('resource').map((entry) => entry.name);")
+    origin = page_url.rstrip("/")
+    outside = [url for url in loaded if not url.startswith(origin)]
+    if outside:
+        blocked = " ".join(entry["message"] for entry in driver.get_log("browser")
+                           if "Content Security Policy" in entry["message"]
+                           and "has been blocked" in entry["message"])
+        assert all(f"'{url}'" in blocked for url in outside), outside
+    return {url.rsplit("/", 1)[-1] for url in loaded if url.startswith(origin)}
+
+
 def test_the_api_docs_render_with_every_other_host_unreachable(browser, page_url, tmp_path):
     wait = WebDriverWait(browser, 30)
     browser.get(page_url)
@@ -245,12 +264,8 @@ def test_the_api_docs_render_with_every_other_host_unreachable(browser, page_url
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"))
                == API_ENDPOINTS)
     assert "embrec" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui .info .title").text
-    loaded = browser.execute_script(
-        "return performance.getEntriesByType('resource').map((entry) => entry.name);")
-    origin = page_url.rstrip("/")
-    assert loaded and all(url.startswith(origin) for url in loaded), loaded
-    assert {url.rsplit("/", 1)[-1] for url in loaded} >= {
-        "swagger-ui-bundle.js", "swagger-ui.css", "openapi.json"}
+    assert loaded_files(browser, page_url) >= {"swagger-ui-bundle.js", "swagger-ui.css",
+                                                "openapi.json"}
     browser.find_element(By.CSS_SELECTOR, "#operations-recommendations-ratings_recommendations_"
                                           "recommendations_post .opblock-summary").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock.is-open .responses-wrapper"))
@@ -264,3 +279,4 @@ def test_the_api_docs_render_with_every_other_host_unreachable(browser, page_url
     browser.get(f"{page_url}redoc")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-section-id^='tag/']"))
     assert "embrec" in browser.find_element(By.TAG_NAME, "h1").text
+    assert loaded_files(browser, page_url) >= {"redoc.standalone.js", "openapi.json"}

@@ -363,8 +363,10 @@ def test_the_openapi_schema_lists_every_endpoint(client):
 def test_the_api_docs_load_only_files_the_server_itself_serves(client):
     for page, needed in (("/docs", ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")),
                          ("/redoc", ("redoc.standalone.js", "favicon.png"))):
-        html = client.get(page).text
+        response = client.get(page)
+        html = response.text
         assert "://" not in html, f"{page} names another host"
+        assert response.headers["content-security-policy"] == "img-src 'self' data:"
         assets = re.findall(r'(?:src|href)="([^"]+)"', html)
         assert sorted(Path(url).name for url in assets) == sorted(needed)
         for url in assets:

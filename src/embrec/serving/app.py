@@ -15,9 +15,8 @@ Endpoints (JSON; raw ids and titles in and out; OpenAPI at ``/docs``):
 ``GET  /docs``, ``GET /redoc``            the API's pages (Swagger UI, ReDoc), served offline
 ========================================  =====================================================
 
-The Swagger UI and ReDoc scripts, styles and favicon come from the ``fastapi-offline``
-package (under ``/static-offline-docs``) rather than a CDN, so ``/docs`` works on a
-machine without internet.
+The docs pages load nothing from other hosts (:mod:`embrec.serving.docs`), so they
+work on a machine without internet.
 
 Every error is a 4xx with a one-line ``{"detail": ...}``: 400 malformed JSON,
 401 missing or wrong token, 404 unknown id in the path, 413 body or request too
@@ -39,23 +38,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from embrec import __version__
 from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError
 from embrec.serving import schemas
+from embrec.serving.docs import app_with_offline_docs
 from embrec.serving.middleware import BodyLimit
 from embrec.serving.schemas import Limits
 from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
 from embrec.serving.store import InvalidRating, RatingStore, StoreError, open_store
 
 STATIC_DIR = Path(__file__).parent / "static"
-DOCS_ASSETS_URL = "/static-offline-docs"
-# Swagger UI would otherwise ask validator.swagger.io to badge the schema: a request
-# to the internet from every /docs view.
-SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 log = logging.getLogger("embrec.serving")
 
 UserIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ID_CHARS)]
@@ -176,13 +171,11 @@ def create_app(
             if store is not None:
                 store.close()
 
-    app = FastAPIOffline(
+    app = app_with_offline_docs(
         title="embrec",
         version=__version__,
         summary=f"Recommendations from a {model.name} model trained on {model.train.name}.",
         lifespan=lifespan,
-        static_url=DOCS_ASSETS_URL,
-        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
     )
     app.state.service = service
     install_error_handlers(app)
