@@ -160,6 +160,11 @@ class RecommendedItem(BaseModel):
 class MatchedRating(BaseModel):
     """One rating of a request, with the catalogue item it was read as."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": "fargo", "item_id": 100, "title": "Fargo (1996)", "rating": 5,
+         "matched_by": "title"},
+    ]})
+
     input: str = Field(description="The key as sent: an item id, or a title in free text.")
     item_id: int | str
     title: str = Field(description="The catalogue title the input matched.")
