@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,6 +139,34 @@ def test_new_user_recommendations_explain_themselves(client):
     because = [title for item in answer["items"] for title in item["because"]]
     assert because and set(because) <= {"Star Wars (1977)", "Empire Strikes Back, The (1980)",
                                          "Toy Story (1995)"}
+
+
+def test_new_user_recommendations_echo_the_title_each_rating_matched(client):
+    ratings = {"fargo": 5, str(STAR_WARS): 4, "the empire strikes back": 5, "Toy Story (1995)": 3}
+    answer = client.post("/recommendations", json={"ratings": ratings, "n": 5}).json()
+    assert answer["matched"] == [
+        {"input": "fargo", "item_id": FARGO, "title": "Fargo (1996)", "rating": 5.0,
+         "matched_by": "title"},
+        {"input": "50", "item_id": STAR_WARS, "title": "Star Wars (1977)", "rating": 4.0,
+         "matched_by": "id"},
+        {"input": "the empire strikes back", "item_id": EMPIRE,
+         "title": "Empire Strikes Back, The (1980)", "rating": 5.0, "matched_by": "title"},
+        {"input": "Toy Story (1995)", "item_id": TOY_STORY, "title": "Toy Story (1995)",
+         "rating": 3.0, "matched_by": "title"},
+    ]
+    assert client.post("/recommendations", json={"n": 3}).json()["matched"] == []
+    assert client.get("/users/1/recommendations", params={"n": 3}).json()["matched"] == []
+
+
+def test_every_unmatched_title_is_named_with_its_closest_in_one_line(client):
+    ratings = {"fargo": 5, "Star Warz 2": 4, "Toy Stroy": 3, "Jurassic Pork": 2}
+    response = client.post("/recommendations", json={"ratings": ratings})
+    check_error(response, 422, "3 of 4 ratings match no single item; fix or leave them out")
+    detail = response.json()["detail"]
+    for text, closest in [("Star Warz 2", "Star Wars (1977)"), ("Toy Stroy", "Toy Story (1995)"),
+                          ("Jurassic Pork", "Jurassic Park (1993)")]:
+        assert f"no item titled {text!r}" in detail and closest in detail
+    assert "fargo" not in detail
 
 
 def test_no_ratings_at_all_is_the_labelled_cold_start_answer(client):
@@ -327,6 +356,27 @@ def test_the_openapi_schema_lists_every_endpoint(client):
         "/users/{user_id}/recommendations", "/recommendations", "/users/{user_id}/ratings",
     }
     assert schema["components"]["schemas"]["Pair"]["additionalProperties"] is False
+    matched = schema["components"]["schemas"]["Recommendations"]["properties"]["matched"]
+    assert matched["items"]["$ref"].endswith("/MatchedRating")
+
+
+def test_the_api_docs_load_only_files_the_server_itself_serves(client):
+    for page, needed in (("/docs", ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")),
+                         ("/redoc", ("redoc.standalone.js", "favicon.png"))):
+        response = client.get(page)
+        html = response.text
+        assert "://" not in html, f"{page} names another host"
+        assert response.headers["content-security-policy"] == "img-src 'self' data:"
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert sorted(Path(url).name for url in assets) == sorted(needed)
+        for url in assets:
+            asset = client.get(url)
+            assert asset.status_code == 200, url
+            kind = {".js": "javascript", ".css": "text/css", ".png": "image/png"}[Path(url).suffix]
+            assert kind in asset.headers["content-type"] and len(asset.content) > 1000
+    bundle = client.get("/static-offline-docs/swagger-ui-bundle.js").text
+    assert "SwaggerUIBundle" in bundle
+    assert '"validatorUrl": null' in client.get("/docs").text
 
 
 def test_serve_with_a_missing_bundle_exits_2_with_one_line(tmp_path, capsys):

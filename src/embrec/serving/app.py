@@ -12,7 +12,11 @@ Endpoints (JSON; raw ids and titles in and out; OpenAPI at ``/docs``):
 ``POST /recommendations``                 top-n for anyone from ``{ratings, n}`` (fold-in)
 ``POST /users/{user_id}/ratings``         store ratings (needs the bearer token when set)
 ``GET  /``                                the web page: search, rate, see recommendations
+``GET  /docs``, ``GET /redoc``            the API's pages (Swagger UI, ReDoc), served offline
 ========================================  =====================================================
+
+The docs pages load nothing from other hosts (:mod:`embrec.serving.docs`), so they
+work on a machine without internet.
 
 Every error is a 4xx with a one-line ``{"detail": ...}``: 400 malformed JSON,
 401 missing or wrong token, 404 unknown id in the path, 413 body or request too
@@ -40,6 +44,7 @@ from embrec import __version__
 from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError
 from embrec.serving import schemas
+from embrec.serving.docs import app_with_offline_docs
 from embrec.serving.middleware import BodyLimit
 from embrec.serving.schemas import Limits
 from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
@@ -166,7 +171,7 @@ def create_app(
             if store is not None:
                 store.close()
 
-    app = FastAPI(
+    app = app_with_offline_docs(
         title="embrec",
         version=__version__,
         summary=f"Recommendations from a {model.name} model trained on {model.train.name}.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
@@ -157,11 +157,32 @@ class RecommendedItem(BaseModel):
     because: list[str] = Field(description="Titles of the user's liked items most like this one.")
 
 
+class MatchedRating(BaseModel):
+    """One rating of a request, with the catalogue item it was read as."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": "fargo", "item_id": 100, "title": "Fargo (1996)", "rating": 5,
+         "matched_by": "title"},
+    ]})
+
+    input: str = Field(description="The key as sent: an item id, or a title in free text.")
+    item_id: int | str
+    title: str = Field(description="The catalogue title the input matched.")
+    rating: float
+    matched_by: Literal["id", "title"]
+
+
 class Recommendations(BaseModel):
     user_id: int | str | None
     strategy: str = Field(description="How the list was made: known user, fold-in or cold start.")
     n_ratings_used: int
     items: list[RecommendedItem]
+    matched: list[MatchedRating] = Field(
+        default_factory=list,
+        description="For POST /recommendations, what each given rating matched, in order "
+        "(an input that matches no item is a 422 naming it with the closest titles); "
+        "empty for a stored or known user.",
+    )
 
 
 class SimilarItem(BaseModel):

@@ -152,9 +152,17 @@ class Service:
     # -- ratings ----------------------------------------------------------------------
 
     def check_ratings(self, ratings: Mapping[Any, float]) -> Query:
-        """A new user's query from ``{id or title: rating}``: known items, once each, on the scale.
+        """A new user's query from ``{id or title: rating}``: known items, once each, on scale."""
+        return self.match_ratings(ratings)[0]
 
-        Raw ids are looked up all at once; only what is not an id goes through title matching.
+    def match_ratings(self, ratings: Mapping[Any, float]) -> tuple[Query, list[dict[str, Any]]]:
+        """The query of ``{id or title: rating}`` and what each input matched, in input order.
+
+        Raw ids are looked up all at once; only what is not an id goes through title
+        matching. Each match is ``{input, item_id, title, rating, matched_by}`` with
+        ``matched_by`` ``"id"`` or ``"title"``, so a caller sees which catalogue title a
+        free text such as ``"fargo"`` stood for. Inputs that match no item (or several)
+        are a :class:`ModelError` naming every one of them with the closest titles.
         """
         if len(ratings) > self.limits.max_ratings:
             raise TooLarge(
@@ -162,13 +170,7 @@ class Service:
                 f"{self.limits.max_ratings}, send them in batches"
             )
         keys = list(ratings)
-        ids = self.model.item_ids
-        direct = ids.indices_of(keys) if keys else np.empty(0, dtype=np.int64)
-        items = np.empty(len(keys), dtype=np.int64)
-        for position, key in enumerate(keys):
-            is_id = not isinstance(key, str) or key.strip().isdigit() or not ids.is_integer
-            found = direct[position]
-            items[position] = found if found >= 0 and is_id else self.item_index(key)
+        items, by_title = self._resolve_items(keys)
         values = np.asarray([_number(ratings[key], key) for key in keys], dtype=np.float64)
         unique, first, counts = np.unique(items, return_index=True, return_counts=True)
         if (counts > 1).any():
@@ -183,7 +185,45 @@ class Service:
                 f"rating {values[k]:g} for {keys[k]!r} is outside this model's rating "
                 f"scale {scale.low:g}..{scale.high:g}"
             )
-        return Query(None, items, values.astype(np.float32))
+        raw_items = self.model.item_ids.to_raw(items) if keys else []
+        matched = [
+            {"input": str(key), "item_id": plain(raw), "title": self.catalogue.titles[index],
+             "rating": float(value), "matched_by": "title" if title else "id"}
+            for key, raw, index, value, title in zip(keys, raw_items, items, values, by_title)
+        ]
+        return Query(None, items, values.astype(np.float32)), matched
+
+    def _resolve_items(self, keys: list[Any]) -> tuple[np.ndarray, list[bool]]:
+        """Item indices of ids or titles, and which were found by title.
+
+        Every input that names no item, or several, is reported in one error.
+        """
+        ids = self.model.item_ids
+        direct = ids.indices_of(keys) if keys else np.empty(0, dtype=np.int64)
+        items = np.empty(len(keys), dtype=np.int64)
+        by_title = [False] * len(keys)
+        unmatched: list[str] = []
+        for position, key in enumerate(keys):
+            is_id = not isinstance(key, str) or key.strip().isdigit() or not ids.is_integer
+            if direct[position] >= 0 and is_id:
+                items[position] = direct[position]
+                continue
+            try:
+                items[position] = self.item_index(key)
+            except ModelError as error:
+                unmatched.append(str(error))
+                continue
+            stripped = key.strip() if isinstance(key, str) else key
+            by_title[position] = ids.index_of(stripped) != items[position]
+        if len(unmatched) == 1:
+            raise ModelError(unmatched[0])
+        if unmatched:
+            listed = " ".join(f"({k}) {reason}" for k, reason in enumerate(unmatched, 1))
+            raise ModelError(
+                f"{len(unmatched)} of {len(keys)} ratings match no single item; fix or leave "
+                f"them out: {listed}"
+            )
+        return items, by_title
 
     def stored_query(self, user_id: Any) -> tuple[Query | None, int]:
         """The query of a user with stored ratings (training ratings overlaid), and their count.
@@ -243,17 +283,21 @@ class Service:
         return self._recommendations(found, used)
 
     def recommend_ratings(self, ratings: Mapping[str, float], n: int) -> dict[str, Any]:
-        query = self.check_ratings(ratings)
+        """Top-``n`` for a new user's ``{id or title: rating}``, echoing what each input matched."""
+        query, matched = self.match_ratings(ratings)
         with self._lock:
             found = self.recommender.recommend(query, n)
-        return self._recommendations(found, len(query.items))
+        return self._recommendations(found, len(query.items), matched)
 
     @staticmethod
-    def _recommendations(found: Recommendations, used: int) -> dict[str, Any]:
+    def _recommendations(
+        found: Recommendations, used: int, matched: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         body = found.to_json()
         for record in body["items"]:
             record.setdefault("because", [])
         body["n_ratings_used"] = used
+        body["matched"] = matched or []
         return body
 
     def predict(self, pairs: list[tuple[Any, Any]]) -> list[dict[str, Any]]:

@@ -1,12 +1,14 @@
 // The onboarding page: search the catalogue, rate with stars, see recommendations.
-// Ratings live in localStorage; each change asks POST /recommendations again.
+// Ratings live in localStorage; each change asks POST /recommendations again, whose answer
+// says which catalogue title each rating was read as: the page shows that match.
 "use strict";
 
 const STORAGE_KEY = "embrec.ratings";
 const state = {
   scale: { low: 1, high: 5, step: 1 },
-  ratings: loadRatings(),    // { item_id: { rating, title, order } }, order: when rated
+  ratings: loadRatings(),    // { item_id: { rating, title, order, input } }, input: the search text
   results: [],
+  lastRated: null,           // item_id of the latest rating, whose match the page shows
   recsVersion: 0,
 };
 
@@ -129,7 +131,8 @@ function renderRated() {
   for (const [itemId, { rating, title }] of entries) {
     const remove = el("button", { type: "button", class: "remove", "aria-label": `Remove ${title}` }, "\u00d7");
     remove.addEventListener("click", () => unrate(itemId));
-    list.append(el("li", { class: "chip", "data-item-id": itemId },
+    list.append(el("li", { class: "chip", "data-item-id": itemId,
+                           title: matchText(state.ratings[itemId]) },
       el("span", { class: "chip-title" }, shortTitle(title)),
       el("span", { class: "chip-stars" }, "\u2605".repeat(Math.round(rating))),
       remove));
@@ -148,6 +151,39 @@ function becauseLine(because) {
   return el("div", { class: "because" }, `Because you rated ${joined}`);
 }
 
+function matchText({ input, title }) {
+  return input ? `Matched: ${input} \u2192 ${title}` : `Rated: ${title}`;
+}
+
+// The server's titles win: they are what it actually read each rating as.
+function applyMatches(matched) {
+  let changed = false;
+  for (const match of matched ?? []) {
+    const mine = state.ratings[String(match.item_id)];
+    if (mine && mine.title !== match.title) {
+      mine.title = match.title;
+      changed = true;
+    }
+  }
+  if (changed) {
+    saveRatings();
+    renderRated();
+  }
+  const line = $("matched");
+  const latest = (matched ?? []).find((match) => String(match.item_id) === state.lastRated);
+  const mine = latest && state.ratings[state.lastRated];
+  if (!mine) {
+    line.replaceChildren();
+    return;
+  }
+  const jump = el("a", { class: "jump", href: "#recs-title" }, "See recommendations \u2193");
+  const text = mine.input
+    ? ["Matched: ", el("span", { class: "input" }, mine.input), " \u2192 ",
+       el("span", { class: "title" }, latest.title)]
+    : ["Rated: ", el("span", { class: "title" }, latest.title)];
+  line.replaceChildren(el("span", { class: "match-text" }, ...text), jump);
+}
+
 function renderRecommendations(answer) {
   const list = $("recommendations");
   list.replaceChildren();
@@ -164,6 +200,7 @@ function renderRecommendations(answer) {
           el("span", { class: "pstars" }, scoreStars(item.score)), ` ${item.score.toFixed(1)}`)),
       becauseLine(item.because)));
   }
+  applyMatches(answer.matched);
   list.dataset.version = String(state.recsVersion);
   document.body.dataset.recommendations = String(answer.items.length);
 }
@@ -190,7 +227,9 @@ async function refreshRecommendations() {
 
 function rate(item, value) {
   const order = Math.max(0, ...Object.values(state.ratings).map((r) => r.order ?? 0)) + 1;
-  state.ratings[item.item_id] = { rating: value, title: item.title, order };
+  const input = $("search").value.trim();
+  state.ratings[item.item_id] = { rating: value, title: item.title, order, input };
+  state.lastRated = String(item.item_id);
   saveRatings();
   renderResults();
   renderRated();
@@ -246,7 +285,8 @@ async function start() {
     state.scale = health.scale;
     $("about").textContent =
       `${health.n_items.toLocaleString()} movies \u00b7 model ${health.model} trained on ` +
-      `${health.dataset} \u00b7 embrec ${health.embrec_version} \u00b7 API docs at /docs`;
+      `${health.dataset} \u00b7 embrec ${health.embrec_version} \u00b7 `;
+    $("about").append(el("a", { href: "docs" }, "API docs"));
   } catch (error) {
     showStatus(`The server did not answer: ${error.message}`);
   }
