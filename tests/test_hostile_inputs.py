@@ -162,3 +162,197 @@ def test_reading_then_exiting_at_once_exits_cleanly_every_time(tmp_path):
         assert_one_line_error(done.returncode, done.stderr, f"{path}:1: rating is NaN")
     code, stderr, _ = run_embrec("train", "-d", str(path), "-o", str(tmp_path / "model"))
     assert_one_line_error(code, stderr, f"{path}:1: rating is NaN")
+
+
+# -- tampered or damaged bundles -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_bundle(tmp_path_factory) -> Path:
+    """A small mf-bias bundle (60 users, 80 items, 1,500 synthetic ratings), saved once."""
+    from embrec.data.synthetic import generate_ratings
+    from embrec.training.fit import fit
+
+    ratings = generate_ratings(60, 80, 1500, seed=1)
+    folder = tmp_path_factory.mktemp("bundles") / "good"
+    fit(ratings, "mf-bias", epochs=1, solver="torch").save(folder)
+    return folder
+
+
+@pytest.fixture()
+def bundle(saved_bundle, tmp_path) -> Path:
+    """A fresh copy of the saved bundle to damage."""
+    import shutil
+
+    return Path(shutil.copytree(saved_bundle, tmp_path / "model"))
+
+
+def edit_manifest(folder: Path, change) -> None:
+    import json
+
+    path = folder / "bundle.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def rewrite_tensors(folder: Path, name: str, change) -> None:
+    """Change tensors of ``name`` and record the new checksum, as a deliberate tamperer would."""
+    from safetensors.torch import load_file, save_file
+
+    from embrec.bundle_check import file_records
+
+    tensors = load_file(str(folder / name))
+    change(tensors)
+    save_file(tensors, str(folder / name))
+    edit_manifest(folder, lambda m: m.update(files=file_records(folder)))
+
+
+def recommend_exit(folder: Path, capsys) -> tuple[int, str, float]:
+    """Exit code and stderr of ``embrec recommend FOLDER --user 1`` run in this process."""
+    from embrec.cli import main
+
+    started = time.perf_counter()
+    code = main(["recommend", str(folder), "--user", "1", "-n", "5"])
+    return code, capsys.readouterr().err, time.perf_counter() - started
+
+
+def deep_json(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def set_deep_metrics(folder: Path) -> None:
+    text = (folder / "bundle.json").read_text()
+    start = text.index('"metrics"')
+    end = text.index('"history"')
+    (folder / "bundle.json").write_text(
+        text[:start] + f'"metrics": {deep_json(100_000)}, ' + text[end:]
+    )
+
+
+def user_index_minus_7(tensors):
+    tensors["users"][3] = -7
+
+
+def item_index_99999(tensors):
+    tensors["items"][0] = 99_999
+
+
+def nan_item_weights(tensors):
+    tensors["item_factors.weight"][:] = float("nan")
+
+
+def one_infinite_user(tensors):
+    tensors["user_factors.weight"][7] = float("inf")
+
+
+def wider_item_table(tensors):
+    import torch
+
+    tensors["item_factors.weight"] = torch.zeros(81, 50)
+
+
+def integer_ratings(tensors):
+    tensors["values"] = tensors["values"].to(dtype=__import__("torch").int64)
+
+
+DAMAGES = {
+    "json nested 100,000 deep": (
+        set_deep_metrics, "bundle.json: JSON nested more than 32 deep"),
+    "user index -7": (
+        lambda f: rewrite_tensors(f, "train.safetensors", user_index_minus_7),
+        "train.safetensors: tensor users holds index -7, outside 0..59 (data.n_users)"),
+    "item index 99,999": (
+        lambda f: rewrite_tensors(f, "train.safetensors", item_index_99999),
+        "train.safetensors: tensor items holds index 99999, outside 0..79 (data.n_items)"),
+    "item weights all NaN": (
+        lambda f: rewrite_tensors(f, "weights.safetensors", nan_item_weights),
+        "weights.safetensors: tensor item_factors.weight holds 4,000 non-finite values"),
+    "one user's weights infinite": (
+        lambda f: rewrite_tensors(f, "weights.safetensors", one_infinite_user),
+        "tensor user_factors.weight holds 50 non-finite values (first at (7, 0), inf)"),
+    "a weight of the wrong shape": (
+        lambda f: rewrite_tensors(f, "weights.safetensors", wider_item_table),
+        "tensor item_factors.weight is torch.float32 (81, 50), the model in bundle.json needs "
+        "torch.float32 (80, 50)"),
+    "integer ratings": (
+        lambda f: rewrite_tensors(f, "train.safetensors", integer_ratings),
+        "tensor values has dtype torch.int64, should be float"),
+    "weights changed after save": (
+        lambda f: (f / "weights.safetensors").write_bytes(
+            (f / "weights.safetensors").read_bytes()[:-4] + b"\0\0\0\0"),
+        "weights.safetensors: does not match the SHA-256 recorded in bundle.json"),
+    "n_users a string": (
+        lambda f: edit_manifest(f, lambda m: m["data"].update(n_users="60")),
+        "bundle.json: field data.n_users should be an integer, found str"),
+    "an id map shorter than declared": (
+        lambda f: edit_manifest(f, lambda m: m["user_ids"]["ids"].pop()),
+        "field user_ids.ids has 59 ids, data.n_users says 60"),
+    "a missing checksum record": (
+        lambda f: edit_manifest(f, lambda m: m.pop("files")),
+        "field files should be an object, found null"),
+    "the manifest a list": (
+        lambda f: (f / "bundle.json").write_text("[1, 2, 3]"),
+        "the manifest is not a JSON object"),
+    "a truncated safetensors file": (
+        lambda f: rewrite_tensors(f, "train.safetensors", lambda t: None) or (
+            f / "train.safetensors").write_bytes(b"\x08\0\0\0\0\0\0\0{}"),
+        "train.safetensors: "),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_bundle_is_refused_in_one_line_naming_file_and_field(bundle, capsys, damage):
+    apply, message = DAMAGES[damage]
+    apply(bundle)
+    code, stderr, seconds = recommend_exit(bundle, capsys)
+    line = assert_one_line_error(code, stderr, message)
+    assert str(bundle) in line
+    assert seconds < 10
+
+
+def test_weights_symlinked_to_another_bundle_are_refused(saved_bundle, bundle, capsys):
+    (bundle / "weights.safetensors").unlink()
+    (bundle / "weights.safetensors").symlink_to(saved_bundle / "weights.safetensors")
+    code, stderr, _ = recommend_exit(bundle, capsys)
+    assert_one_line_error(
+        code, stderr, f"{bundle}/weights.safetensors: is a symlink (to {saved_bundle}"
+    )
+
+
+def test_a_symlinked_bundle_folder_is_refused_naming_its_target(saved_bundle, tmp_path, capsys):
+    link = tmp_path / "current"
+    link.symlink_to(saved_bundle, target_is_directory=True)
+    code, stderr, _ = recommend_exit(link, capsys)
+    assert_one_line_error(code, stderr, f"the bundle folder is a symlink to {saved_bundle}")
+
+
+def test_an_untouched_bundle_still_loads_and_recommends(bundle, capsys):
+    from embrec.cli import main
+
+    code = main(["recommend", str(bundle), "--user", "1", "-n", "5"])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.err == ""
+    assert "Top 5 for user 1" in captured.out
+
+
+def test_a_format_1_bundle_without_checksums_loads_and_a_resave_adds_them(bundle):
+    import json
+
+    from embrec.bundle import load
+
+    edit_manifest(bundle, lambda m: (m.pop("files"), m.update(format_version=1)))
+    model = load(bundle)
+    model.save(bundle)
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["format_version"] == 2
+    assert set(manifest["files"]) == {"weights.safetensors", "train.safetensors"}
+
+
+@pytest.mark.parametrize("damage", ["item index 99,999", "item weights all NaN"])
+def test_serve_refuses_a_damaged_bundle_before_listening(bundle, damage):
+    apply, message = DAMAGES[damage]
+    apply(bundle)
+    code, stderr, seconds = run_embrec("serve", str(bundle), "--port", "58913")
+    assert_one_line_error(code, stderr, message)
+    assert seconds < SECONDS_PER_COMMAND
