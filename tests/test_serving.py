@@ -46,7 +46,8 @@ def db_path(tmp_path_factory) -> Path:
 def client(model_dir, db_path):
     app = create_app(model_dir, db_path=db_path, token=TOKEN,
                      limits=Limits(max_body_bytes=64 * 1024, max_ratings=200, max_pairs=300))
-    with running_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with running_in_thread(app) as url, httpx.Client(base_url=url, timeout=30,
+                                                     headers=AUTH) as http:
         yield http
 
 
@@ -64,7 +65,7 @@ def check_error(response: httpx.Response, status: int, fragment: str = "") -> No
 
 
 def test_health_names_the_model_version_catalogue_and_store(client, db_path):
-    health = client.get("/health").json()
+    health = client.get("/health", headers=AUTH).json()
     assert health["status"] == "ok" and health["model"] == "mf-bias"
     assert health["embrec_version"] and health["n_items"] == 1682 and health["n_users"] == 943
     assert health["scale"] == {"low": 1.0, "high": 5.0, "step": 1.0}
@@ -175,13 +176,15 @@ def test_a_known_users_stored_ratings_are_folded_in_with_their_training_ratings(
     assert after["n_ratings_used"] == before["n_ratings_used"] + 1 and top not in ids(after)
 
 
-def test_writes_need_the_bearer_token_and_reads_do_not(client):
+def test_writes_and_reads_of_stored_ratings_need_the_bearer_token(client):
     body = {"ratings": {str(STAR_WARS): 4}}
-    check_error(client.post("/users/7/ratings", json=body), 401, "Bearer")
+    anonymous = {"Authorization": ""}
+    check_error(client.post("/users/7/ratings", json=body, headers=anonymous), 401, "Bearer")
     check_error(client.post("/users/7/ratings", json=body, headers={"Authorization": "Bearer x"}),
                 401, "wrong bearer token")
     assert client.post("/users/7/ratings", json=body, headers=AUTH).status_code == 200
-    assert client.get("/users/7/recommendations").status_code == 200
+    check_error(client.get("/users/7/recommendations", headers=anonymous), 401, "Bearer")
+    assert client.get("/users/7/recommendations", headers=AUTH).status_code == 200
 
 
 def test_a_server_without_a_store_refuses_writes_with_a_reason(model_dir):
