@@ -233,7 +233,9 @@ def app_from_environment() -> FastAPI:
 
 def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | None) -> None:
     """The API's endpoints over ``service`` (see the module docstring)."""
-    private = {"dependencies": [Depends(require_token)], "responses": AUTH_ERRORS}
+    private: dict[str, Any] = {"responses": ERRORS}
+    if token is not None:
+        private = {"dependencies": [Depends(require_token)], "responses": AUTH_ERRORS}
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
