@@ -398,9 +398,10 @@ def test_every_acknowledged_write_survives_sigkill_of_the_server(model_dir, tmp_
         with open_store(db) as store:
             for user, item, rating in acknowledged:
                 assert store.ratings_of(user) == {item: float(rating)}, user
-        health = httpx.get(f"{url}/health").json()
+        health = httpx.get(f"{url}/health", headers=AUTH).json()
         assert health["store"]["n_ratings"] >= len(acknowledged)
-        answer = httpx.get(f"{url}/users/{acknowledged[-1][0]}/recommendations").json()
+        answer = httpx.get(f"{url}/users/{acknowledged[-1][0]}/recommendations",
+                           headers=AUTH).json()
         assert answer["strategy"].startswith("fold-in")
     finally:
         restarted.send_signal(signal.SIGTERM)
