@@ -288,6 +288,18 @@ DAMAGES = {
     "an id map shorter than declared": (
         lambda f: edit_manifest(f, lambda m: m["user_ids"]["ids"].pop()),
         "field user_ids.ids has 59 ids, data.n_users says 60"),
+    "a hyperparameter of the wrong type": (
+        lambda f: edit_manifest(f, lambda m: m["model"]["config"].update(factors="fifty")),
+        "bundle.json: field model: model 'mf-bias': factors: Input should be a valid integer"),
+    "a model size the weights do not have": (
+        lambda f: edit_manifest(f, lambda m: m["model"]["config"].update(factors=10**9)),
+        "the model in bundle.json needs torch.float32 (60, 1000000000)"),
+    "an epoch record with unknown fields": (
+        lambda f: edit_manifest(f, lambda m: m["history"]["epochs"].append({"bogus": 1})),
+        "bundle.json: field history: "),
+    "a non-finite rating scale": (
+        lambda f: edit_manifest(f, lambda m: m["data"]["scale"].update(high=float("inf"))),
+        "bundle.json: field data.scale.high is inf, should be a finite number"),
     "a missing checksum record": (
         lambda f: edit_manifest(f, lambda m: m.pop("files")),
         "field files should be an object, found null"),

@@ -37,7 +37,7 @@ from embrec.bundle_check import (
 )
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
-from embrec.errors import BundleError, ModelError
+from embrec.errors import BundleError, ConfigError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
 from embrec.models.base import DataShape
 from embrec.models.registry import ModelConfig, get_spec
@@ -217,8 +217,16 @@ class TrainedModel:
     def _from_manifest(
         cls, model_dir: Path, manifest: dict[str, Any], sizes: dict[str, int]
     ) -> TrainedModel:
-        spec = get_spec(manifest["model"]["name"])
-        model_config = spec.make_config(manifest["model"]["config"])
+        manifest_path = model_dir / "bundle.json"
+        try:
+            spec = get_spec(manifest["model"]["name"])
+            model_config = spec.make_config(manifest["model"]["config"])
+        except ConfigError as error:
+            raise BundleError(f"{manifest_path}: field model: {error}; retrain it") from None
+        try:
+            history = History.from_json(manifest.get("history", {}))
+        except (TypeError, ValueError) as error:
+            raise BundleError(f"{manifest_path}: field history: {error}") from None
         data = manifest["data"]
         weights = _read_tensors(model_dir / "weights.safetensors")
         arrays = _read_tensors(model_dir / "train.safetensors")
@@ -264,7 +272,7 @@ class TrainedModel:
             fallback=fallback,
             train_config=manifest.get("train_config", {}),
             solver=manifest.get("solver", "torch"),
-            history=History.from_json(manifest.get("history", {})),
+            history=history,
             metrics=manifest.get("metrics", {}),
             provenance=provenance,
         )
