@@ -69,7 +69,7 @@ def test_a_truncated_weights_file_gives_a_clear_error(trained, tmp_path):
     trained.save(tmp_path / "b")
     weights = tmp_path / "b" / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:200])
-    with pytest.raises(BundleError, match="corrupt or incomplete"):
+    with pytest.raises(BundleError, match="does not match the SHA-256 recorded"):
         load(tmp_path / "b")
 
 

@@ -10,12 +10,13 @@ A bundle is a folder with:
   the input rows of autoencoders).
 
 No pickle anywhere. Saving builds the folder under a temporary name and renames
-it into place, so a crash leaves the old bundle intact.
+it into place, so a crash leaves the old bundle intact. ``bundle.json`` records
+the SHA-256 of both tensor files; loading checks them and everything else
+before use (:mod:`embrec.bundle_check`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,17 +26,26 @@ import pandas as pd
 import torch
 
 from embrec import __version__
+from embrec.bundle_check import (
+    check_folder,
+    check_manifest_fields,
+    check_tensor_files,
+    check_train_arrays,
+    check_weights,
+    file_records,
+    read_manifest,
+)
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
 from embrec.display import TableDisplay
-from embrec.errors import BundleError, ModelError
+from embrec.errors import BundleError, ConfigError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
 from embrec.models.base import DataShape
 from embrec.models.registry import ModelConfig, get_spec
 from embrec.predictor import Fallback, Predictor
 from embrec.training.history import History
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FALLBACK_PREFIX = "fallback."
 
 
@@ -177,7 +187,7 @@ class TrainedModel(TableDisplay):
         def fill(tmp: Path) -> None:
             save_tensors(tmp / "weights.safetensors", weights)
             save_tensors(tmp / "train.safetensors", train_arrays)
-            write_json_atomic(tmp / "bundle.json", self._manifest())
+            write_json_atomic(tmp / "bundle.json", self._manifest() | {"files": file_records(tmp)})
 
         replace_dir_atomic(model_dir, fill)
         return model_dir
@@ -209,23 +219,23 @@ class TrainedModel(TableDisplay):
     def load(cls, model_dir: str | Path) -> TrainedModel:
         """Read a bundle folder; a missing, corrupt or newer bundle raises BundleError."""
         model_dir = Path(model_dir)
+        check_folder(model_dir)
         manifest_path = model_dir / "bundle.json"
-        if not manifest_path.is_file():
+        if not manifest_path.is_file() and not manifest_path.is_symlink():
             raise BundleError(f"{model_dir}: not a model bundle (no bundle.json); train one first")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise BundleError(f"{manifest_path}: corrupt bundle manifest ({error})") from None
+        manifest = read_manifest(manifest_path)
         version = manifest.get("format_version")
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool):
             raise BundleError(f"{manifest_path}: no format_version; not an embrec bundle")
         if version > FORMAT_VERSION:
             raise BundleError(
                 f"{model_dir}: bundle format {version} is newer than this embrec "
                 f"({__version__}, format {FORMAT_VERSION}); upgrade embrec to load it"
             )
+        check_tensor_files(model_dir, manifest, version)
+        sizes = check_manifest_fields(manifest, manifest_path)
         try:
-            return cls._from_manifest(model_dir, manifest)
+            return cls._from_manifest(model_dir, manifest, sizes)
         except BundleError:
             raise
         except Exception as error:
@@ -235,12 +245,27 @@ class TrainedModel(TableDisplay):
             ) from None
 
     @classmethod
-    def _from_manifest(cls, model_dir: Path, manifest: dict[str, Any]) -> TrainedModel:
-        spec = get_spec(manifest["model"]["name"])
-        model_config = spec.make_config(manifest["model"]["config"])
+    def _from_manifest(
+        cls, model_dir: Path, manifest: dict[str, Any], sizes: dict[str, int]
+    ) -> TrainedModel:
+        manifest_path = model_dir / "bundle.json"
+        try:
+            spec = get_spec(manifest["model"]["name"])
+            model_config = spec.make_config(manifest["model"]["config"])
+        except ConfigError as error:
+            raise BundleError(f"{manifest_path}: field model: {error}; retrain it") from None
+        try:
+            history = History.from_json(manifest.get("history", {}))
+        except (TypeError, ValueError) as error:
+            raise BundleError(f"{manifest_path}: field history: {error}") from None
         data = manifest["data"]
-        weights = load_tensors(model_dir / "weights.safetensors")
-        arrays = load_tensors(model_dir / "train.safetensors")
+        weights = _read_tensors(model_dir / "weights.safetensors")
+        arrays = _read_tensors(model_dir / "train.safetensors")
+        check_train_arrays(arrays, sizes, model_dir / "train.safetensors")
+        fallback_shapes = {
+            FALLBACK_PREFIX + "user_bias": torch.empty(sizes["n_users"], dtype=torch.float32),
+            FALLBACK_PREFIX + "item_bias": torch.empty(sizes["n_items"], dtype=torch.float32),
+        }
         user_ids = IdMap.from_json(manifest["user_ids"])
         item_ids = IdMap.from_json(manifest["item_ids"])
         scale = RatingScale.from_json(data["scale"])
@@ -254,12 +279,16 @@ class TrainedModel(TableDisplay):
             item_info=_frame_from_json(manifest.get("item_info")),
             name=data.get("name", "ratings"),
         )
+        shape = shape_of(train, float(data["global_mean"]))
+        with torch.device("meta"):
+            expected = spec.build(model_config, shape, False).state_dict()
+        check_weights(weights, expected | fallback_shapes, model_dir / "weights.safetensors")
         fallback = Fallback(
             float(data["global_mean"]),
             weights.pop(FALLBACK_PREFIX + "user_bias").numpy(),
             weights.pop(FALLBACK_PREFIX + "item_bias").numpy(),
         )
-        module = spec.build(model_config, shape_of(train, fallback.global_mean), False)
+        module = spec.build(model_config, shape, False)
         module.load_state_dict(weights, strict=True)
         module.eval()
         provenance = {
@@ -274,10 +303,19 @@ class TrainedModel(TableDisplay):
             fallback=fallback,
             train_config=manifest.get("train_config", {}),
             solver=manifest.get("solver", "torch"),
-            history=History.from_json(manifest.get("history", {})),
+            history=history,
             metrics=manifest.get("metrics", {}),
             provenance=provenance,
         )
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file of the bundle; a damaged one is a :class:`BundleError` naming it."""
+    try:
+        return load_tensors(path)
+    except Exception as error:  # safetensors raises its own error types for a bad header
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BundleError(f"{path}: not a readable safetensors file ({reason})") from None
 
 
 def shape_of(train: Ratings, global_mean: float) -> DataShape:

@@ -84,7 +84,7 @@ def serve_command(
         file=sys.stderr,
     )
     if not token and db and not is_loopback(host):
-        print("embrec: warning: anyone who can reach this address can store ratings; "
+        print("embrec: warning: anyone who can reach this address can store and read ratings; "
               "set --token or EMBREC_TOKEN", file=sys.stderr)
     if workers == 1:
         uvicorn.run(app, host=host, port=port, log_level=log_level,

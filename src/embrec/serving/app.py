@@ -10,10 +10,18 @@ Endpoints (JSON; raw ids and titles in and out; OpenAPI at ``/docs``):
 ``POST /predict``                         predicted ratings of ``{user_id, item_id}`` pairs
 ``GET  /users/{user_id}/recommendations`` top-n for a known user or one with stored ratings
 ``POST /recommendations``                 top-n for anyone from ``{ratings, n}`` (fold-in)
-``POST /users/{user_id}/ratings``         store ratings (needs the bearer token when set)
+``POST /users/{user_id}/ratings``         store ratings
 ``GET  /``                                the web page: search, rate, see recommendations
 ``GET  /docs``, ``GET /redoc``            the API's pages (Swagger UI, ReDoc), served offline
 ========================================  =====================================================
+
+With a token (``--token``), the endpoints that read or change a user's stored
+ratings (``GET /users/{id}/recommendations``, ``POST /predict``, ``POST
+/users/{id}/ratings``) need ``Authorization: Bearer <token>``, checked before the
+body is read; ``/health`` then shows the store's location and counts only with
+the token. The catalogue, ``POST /recommendations`` (the caller's own ratings in
+the body), the page and the docs stay open. Every response carries a same-origin
+Content-Security-Policy and the frame and sniffing guards (:mod:`.middleware`).
 
 The docs pages load nothing from other hosts (:mod:`embrec.serving.docs`), so they
 work on a machine without internet.
@@ -45,7 +53,7 @@ from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError
 from embrec.serving import schemas
 from embrec.serving.docs import app_with_offline_docs
-from embrec.serving.middleware import BodyLimit
+from embrec.serving.middleware import BodyLimit, SecurityHeaders, TokenGate, bearer_matches
 from embrec.serving.schemas import Limits
 from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
 from embrec.serving.store import InvalidRating, RatingStore, StoreError, open_store
@@ -57,8 +65,9 @@ UserIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ID_CH
 ItemIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ITEM_NAME_CHARS)]
 CountQuery = Annotated[int, Query(ge=1, le=schemas.MAX_N, description="How many items.")]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.ErrorBody} for code in (400, 404, 413, 422)
+    code: {"model": schemas.ErrorBody} for code in (400, 404, 413, 422, 503)
 }
+AUTH_ERRORS = {**ERRORS, 401: {"model": schemas.ErrorBody}}
 
 
 def status_of(error: EmbrecError) -> int:
@@ -180,8 +189,11 @@ def create_app(
     app.state.service = service
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    if token is not None:
+        app.add_middleware(TokenGate, token=token)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    add_routes(app, service, token_check(token), token is not None)
+    add_routes(app, service, token_check(token), token)
     return app
 
 
@@ -224,19 +236,26 @@ def app_from_environment() -> FastAPI:
     return app
 
 
-def add_routes(app: FastAPI, service: Service, require_token: Any, needs_token: bool) -> None:
+def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | None) -> None:
     """The API's endpoints over ``service`` (see the module docstring)."""
+    private: dict[str, Any] = {"responses": ERRORS}
+    if token is not None:
+        private = {"dependencies": [Depends(require_token)], "responses": AUTH_ERRORS}
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     @app.get("/health", response_model=schemas.Health, tags=["service"])
-    def health() -> dict[str, Any]:
-        """The model, embrec's version, the catalogue size and the rating store's status."""
-        return {**service.health(), "writes_need_token": needs_token}
+    def health(request: Request) -> dict[str, Any]:
+        """The model, embrec's version, the catalogue size and the rating store's status.
 
-    @app.get("/items", response_model=schemas.ItemList, tags=["items"])
+        With a token set, the store's location and counts need it.
+        """
+        details = token is None or bearer_matches(request.headers.get("authorization"), token)
+        return {**service.health(details), "writes_need_token": token is not None}
+
+    @app.get("/items", response_model=schemas.ItemList, tags=["items"], responses=ERRORS)
     def search_items(
         query: Annotated[str, Query(max_length=schemas.MAX_QUERY_CHARS)] = "",
         limit: Annotated[int, Query(ge=1, le=schemas.MAX_LIMIT)] = 20,
@@ -256,15 +275,14 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, needs_token: 
         """The ``n`` items closest to this one in the model's item space."""
         return service.similar(item_id, n)
 
-    @app.post("/predict", response_model=schemas.Predictions, tags=["predictions"],
-              responses=ERRORS)
+    @app.post("/predict", response_model=schemas.Predictions, tags=["predictions"], **private)
     def predict(body: schemas.PredictRequest) -> dict[str, Any]:
         """Predicted ratings, clipped to the scale, with what answered each pair."""
         pairs = [(pair.user_id, pair.item_id) for pair in body.pairs]
         return {"predictions": service.predict(pairs)}
 
     @app.get("/users/{user_id}/recommendations", response_model=schemas.Recommendations,
-             tags=["recommendations"], responses=ERRORS)
+             tags=["recommendations"], **private)
     def user_recommendations(user_id: UserIdPath, n: CountQuery = 10) -> dict[str, Any]:
         """Top-``n`` for a known user, folding in any ratings stored for them."""
         return service.recommend_user(user_id, n)
@@ -279,9 +297,7 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, needs_token: 
         return service.recommend_ratings(body.ratings, body.n)
 
     @app.post("/users/{user_id}/ratings", response_model=schemas.Stored, tags=["ratings"],
-              dependencies=[Depends(require_token)],
-              responses={**ERRORS, 401: {"model": schemas.ErrorBody},
-                         503: {"model": schemas.ErrorBody}})
+              **private)
     def store_ratings(user_id: UserIdPath, body: schemas.StoreRatingsRequest) -> dict[str, Any]:
         """Store a user's ratings durably; their next recommendations reflect them."""
         return service.add_ratings(user_id, body.ratings)

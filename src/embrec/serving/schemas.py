@@ -120,7 +120,8 @@ class Health(BaseModel):
     n_train_ratings: int
     scale: Scale
     store: dict[str, Any] | None = Field(
-        description="The rating store's status, or null when the server keeps no ratings."
+        description="The rating store's status, or null when the server keeps no ratings. "
+        "With a token set, only its kind unless the request carries the token."
     )
     writes_need_token: bool
 

@@ -117,7 +117,8 @@ class Service:
 
     # -- catalogue ----------------------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
+    def health(self, details: bool = True) -> dict[str, Any]:
+        """The model and catalogue; the store's status, its location and counts with ``details``."""
         train = self.model.train
         scale = self.model.scale
         return {
@@ -129,8 +130,12 @@ class Service:
             "n_items": train.n_items,
             "n_train_ratings": len(train),
             "scale": {"low": scale.low, "high": scale.high, "step": scale.step},
-            "store": None if self.store is None else self.store.status(),
+            "store": None if self.store is None else self.store_status(details),
         }
+
+    def store_status(self, details: bool) -> dict[str, Any]:
+        status = self.store.status()
+        return status if details else {"kind": status["kind"]}
 
     def search(self, query: str, limit: int) -> list[dict[str, Any]]:
         return [item.to_json() for item in self.catalogue.search(query, limit)]

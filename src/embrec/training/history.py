@@ -141,8 +141,8 @@ class EpochTable:
         self.enabled = enabled
         self.columns: tuple[str, ...] | None = None
         self.notebook = (
-            NotebookProgress(list(self.CELLS), epochs) if enabled and stream is None and in_notebook()
-            else None
+            NotebookProgress(list(self.CELLS), epochs)
+            if enabled and stream is None and in_notebook() else None
         )
 
     @property

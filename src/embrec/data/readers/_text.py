@@ -2,14 +2,20 @@
 
 Big rating files are read in chunks of whole lines (``CHUNK_BYTES`` at a time) so
 that the text is never held in memory twice; each :class:`Chunk` knows the
-1-based number of its first line in the file. The fast parsers work on a chunk
+1-based number of its first line in the file. Memory stays bounded by about two
+chunks whatever the file holds: a NUL byte (binary data, a damaged or UTF-16
+file) stops the read at the first chunk that has one, with its byte offset, and
+a line longer than a chunk is refused. Only regular files are opened: a named
+pipe, socket or device could block forever or never end. The fast parsers work on a chunk
 at a time; when one fails, :func:`locate_problem` walks that chunk line by line
 with the strict checks below to name the exact line and what is wrong with it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -47,21 +53,30 @@ def iter_chunks(
     """The file as chunks of whole lines (about ``CHUNK_BYTES`` each), after ``skip_lines``.
 
     A last line without its newline gets one, so every chunk ends with ``\\n``.
+    Binary data and lines longer than a chunk raise a :class:`DataError`
+    (see the module docstring).
     """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     path = Path(path)
     with open_binary(path) as handle:
-        for _ in range(skip_lines):
-            handle.readline()
+        offset = 0
+        for number in range(1, skip_lines + 1):
+            head = handle.readline(chunk_bytes + 1)
+            check_block(head, offset, path, chunk_bytes, line=number)
+            offset += len(head)
         line = skip_lines + 1
         rest = b""
         while True:
             block = handle.read(chunk_bytes)
             if not block:
                 break
+            check_block(block, offset, path, chunk_bytes)
+            offset += len(block)
             block = rest + block if rest else block
             cut = block.rfind(b"\n") + 1
             if cut == 0:
+                if len(block) > chunk_bytes:
+                    raise_long_line(path, line, chunk_bytes)
                 rest = block
                 continue
             rest = block[cut:]
@@ -72,8 +87,34 @@ def iter_chunks(
             yield Chunk(rest + b"\n", line, path)
 
 
+def check_block(
+    block: bytes, offset: int, path: Path, chunk_bytes: int, line: int | None = None
+) -> None:
+    """Refuse a block of a text file holding a NUL byte (``offset``: where it starts)."""
+    nul = block.find(b"\0")
+    if nul >= 0:
+        raise DataError(
+            f"binary data: a NUL byte at byte offset {offset + nul:,}",
+            path=path,
+            hint="rating files are UTF-8 or Latin-1 text; the file may be damaged or "
+            "truncated, or UTF-16 (re-save it as UTF-8)",
+        )
+    if line is not None and len(block) > chunk_bytes:
+        raise_long_line(path, line, chunk_bytes)
+
+
+def raise_long_line(path: Path, line: int, chunk_bytes: int) -> None:
+    raise DataError(
+        f"a line longer than {chunk_bytes:,} bytes",
+        path=path,
+        line=line,
+        hint="a rating file has one short line per rating; check that this is one",
+    )
+
+
 def open_binary(path: Path):
-    """Open a file for reading, turning a missing or unreadable file into a :class:`DataError`."""
+    """Open a regular file for reading; anything else is a :class:`DataError`."""
+    require_regular_file(path)
     try:
         return open(path, "rb")
     except FileNotFoundError:
@@ -84,20 +125,47 @@ def open_binary(path: Path):
         raise DataError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
 
 
+FILE_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def require_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file (symlinks to one are fine) before opening it.
+
+    Opening a named pipe with no writer blocks forever, and a device may never
+    end, so both are refused by their kind, which ``stat`` tells without opening.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError("file not found", path=path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
+    if stat.S_ISDIR(mode):
+        raise DataError("is a folder, not a file", path=path)
+    if not stat.S_ISREG(mode):
+        kind = FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise DataError(
+            f"is {kind}, not a regular file",
+            path=path,
+            hint="save the ratings to a regular file and give its path",
+        )
+
+
 def read_text_lines(path: Path, encoding: str) -> list[tuple[int, str]]:
     """All non-blank lines of a small file as ``(line number, text)``, line ends removed.
 
     Undecodable bytes raise a :class:`DataError` naming the line.
     """
-    with open_binary(path) as handle:
-        raw = handle.read()
     out = []
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if not line.strip():
-            continue
-        out.append((number, decode_line(line, encoding, path, number)))
+    for chunk in iter_chunks(path):
+        for number, line in chunk.lines():
+            if line.strip():
+                out.append((number, decode_line(line, encoding, path, number)))
     return out
 
 
@@ -116,7 +184,8 @@ def decode_line(line: bytes, encoding: str, path: Path, number: int) -> str:
 def read_first_line(path: Path, encoding: str = "utf-8") -> str | None:
     """The first line of a file without its line end, or None when the file is empty."""
     with open_binary(path) as handle:
-        first = handle.readline()
+        first = handle.readline(CHUNK_BYTES + 1)
+    check_block(first, 0, path, CHUNK_BYTES, line=1)
     if not first:
         return None
     return decode_line(first.rstrip(b"\r\n"), encoding, path, 1).removeprefix("\ufeff")

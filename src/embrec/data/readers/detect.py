@@ -19,7 +19,7 @@ from typing import Any
 
 from embrec.data.ratings import Ratings
 from embrec.data.readers._assemble import with_metadata
-from embrec.data.readers._text import read_first_line
+from embrec.data.readers._text import read_first_line, require_regular_file
 from embrec.data.readers.metadata import read_ml100k_items, read_ml100k_users
 from embrec.data.readers.movielens import (
     RELEASES,
@@ -136,6 +136,7 @@ def complete_table_options(path: Path, options: dict[str, Any]) -> dict[str, Any
     if parquet:
         import pyarrow.parquet as pq
 
+        require_regular_file(path)
         try:
             names = list(pq.read_schema(path).names)
         except (OSError, ValueError) as exc:

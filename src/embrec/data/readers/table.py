@@ -18,7 +18,13 @@ import pyarrow as pa
 from embrec.data.ratings import Ratings, RatingScale
 from embrec.data.readers._assemble import as_scale, assemble, bounds
 from embrec.data.readers._delimited import Layout, MalformedLine, compact_ints, read_columns
-from embrec.data.readers._text import Field, line_of_row, read_first_line, shorten
+from embrec.data.readers._text import (
+    Field,
+    line_of_row,
+    read_first_line,
+    require_regular_file,
+    shorten,
+)
 from embrec.errors import DataError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -149,6 +155,7 @@ def read_parquet_columns(
     """Rating columns of a Parquet file as arrays, with the same checks as text files."""
     import pyarrow.parquet as pq
 
+    require_regular_file(path)
     try:
         schema = pq.read_schema(path)
         names = list(schema.names)
