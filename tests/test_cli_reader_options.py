@@ -111,7 +111,7 @@ def test_reader_options_with_a_dataset_name_are_a_usage_mistake(data_dir, capsys
 
 def test_every_command_that_reads_ratings_declares_all_reader_options(capsys):
     for command in (["data", "info"], ["data", "show"], ["data", "split"], ["train"],
-                    ["lr-find"], ["cv"], ["sweep"]):
+                    ["lr-find"], ["cv"], ["sweep"], ["evaluate"], ["predict"]):
         assert main([*command, "--help"]) == 0
         text = capsys.readouterr().out
         for flag in ("--user-col", "--item-col", "--rating-col", "--time-col", "--sep",
@@ -138,3 +138,20 @@ def test_a_malformed_scale_is_a_config_error_with_an_example(text):
 def test_scales_parse_with_and_without_step():
     assert parse_scale("1..10") == RatingScale(1.0, 10.0, None)
     assert parse_scale(" -10 .. 10 : 0.5 ") == RatingScale(-10.0, 10.0, 0.5)
+
+
+@pytest.mark.realdata
+def test_evaluate_and_predict_take_the_reader_options(renamed_file, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", "--train", str(renamed_file), *READER_FLAGS,
+                           "--model", "baseline", "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "evaluate", str(tmp_path / "m"), str(renamed_file),
+                             *READER_FLAGS, "--json")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n_ratings"] == 80_000 and result["fallback_ratings"] == 0
+    assert 0.85 < result["rmse"] < 0.95  # a baseline scored on its own training ratings
+    code, _, err = run_cli(capsys, "predict", str(tmp_path / "m"), str(renamed_file),
+                           *READER_FLAGS, "-o", str(tmp_path / "p.csv"))
+    assert code == 0, err
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 80_001

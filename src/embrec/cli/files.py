@@ -25,6 +25,15 @@ import pandas as pd
 import typer
 
 from embrec.cli.options import JsonOpt
+from embrec.cli.reader_options import (
+    ItemColOpt,
+    RatingColOpt,
+    ScaleOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    reader_options,
+)
 from embrec.data.align import Alignment, align_ratings
 from embrec.data.ratings import Ratings
 from embrec.data.readers.pairs import Pairs, pair_layout, read_pairs
@@ -148,12 +157,19 @@ def evaluate_command(
     k: KOpt = 10,
     threshold: ThresholdOpt = 4.0,
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """RMSE/MAE and ranking metrics of a saved model on any ratings file."""
     from embrec.evaluation.held_out import evaluate_file
 
     trained = _load_bundle(bundle)
-    ratings = read_ratings_file(file)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    ratings = read_ratings_file(file, **options)
     result = evaluate_file(trained, ratings, k=k, threshold=threshold)
     rating = result.rating
     print(f"{trained.name} ({bundle}) on {file}: {result.alignment.describe()}")
@@ -186,6 +202,12 @@ def predict_command(
         Path, typer.Option("--out", "-o", help="Output table: .csv, .tsv or .parquet.")
     ],
     json_out: JsonOpt = False,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    scale: ScaleOpt = None,
 ) -> None:
     """Predictions of a saved model for the (user, item) pairs of a file, raw ids in and out."""
     from embrec.evaluation.held_out import fallback_counts, predict_pairs, prediction_table
@@ -193,9 +215,10 @@ def predict_command(
     trained = _load_bundle(bundle)
     if out.exists() and out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name such as predictions.csv")
-    pairs = read_pairs_file(file)
+    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
+    pairs = None if options else read_pairs_file(file)
     if pairs is None:
-        table = prediction_table(trained, read_ratings_file(file))
+        table = prediction_table(trained, read_ratings_file(file, **options))
     else:
         table = predict_pairs(trained, pairs.user_ids, pairs.item_ids)
     write_table_atomic(table, out)
