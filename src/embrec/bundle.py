@@ -7,7 +7,9 @@ A bundle is a folder with:
   scale, the data provenance (name, fingerprint, split, seed), history and metrics;
 * ``weights.safetensors``: the network's weights and the fallback biases;
 * ``train.safetensors``: the training ratings (for excluding seen items and as
-  the input rows of autoencoders).
+  the input rows of autoencoders);
+* ``ranker.safetensors`` (optional): the ranking model that orders top-N lists
+  (:mod:`embrec.models.rankers`), described under ``"ranker"`` in the manifest.
 
 No pickle anywhere. Saving builds the folder under a temporary name and renames
 it into place, so a crash leaves the old bundle intact.
@@ -30,12 +32,14 @@ from embrec.data.ratings import Ratings, RatingScale
 from embrec.errors import BundleError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
 from embrec.models.base import DataShape
+from embrec.models.rankers import Ranker, get_ranker
 from embrec.models.registry import ModelConfig, get_spec
 from embrec.predictor import Fallback, Predictor
 from embrec.training.history import History
 
 FORMAT_VERSION = 1
 FALLBACK_PREFIX = "fallback."
+RANKER_FILE = "ranker.safetensors"
 
 
 @dataclass
@@ -72,6 +76,7 @@ class TrainedModel:
     history: History = field(default_factory=History)
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    ranker: Ranker | None = None
     _predictor: Predictor | None = field(default=None, repr=False)
 
     # -- identity -------------------------------------------------------------------
@@ -146,6 +151,9 @@ class TrainedModel:
         def fill(tmp: Path) -> None:
             save_tensors(tmp / "weights.safetensors", weights)
             save_tensors(tmp / "train.safetensors", train_arrays)
+            if self.ranker is not None:
+                arrays = {k: torch.from_numpy(v) for k, v in self.ranker.to_arrays().items()}
+                save_tensors(tmp / RANKER_FILE, arrays)
             write_json_atomic(tmp / "bundle.json", self._manifest())
 
         replace_dir_atomic(model_dir, fill)
@@ -172,6 +180,7 @@ class TrainedModel:
             "item_info": _frame_to_json(self.train.item_info),
             "metrics": self.metrics,
             "history": self.history.to_json(),
+            "ranker": None if self.ranker is None else self.ranker.describe(),
         }
 
     @classmethod
@@ -231,6 +240,11 @@ class TrainedModel:
         module = spec.build(model_config, shape_of(train, fallback.global_mean), False)
         module.load_state_dict(weights, strict=True)
         module.eval()
+        ranker = None
+        if manifest.get("ranker"):
+            meta = manifest["ranker"]
+            arrays = {k: v.numpy() for k, v in load_tensors(model_dir / RANKER_FILE).items()}
+            ranker = get_ranker(meta["name"]).load(arrays, meta)
         provenance = {
             k: v for k, v in data.items()
             if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean"}
@@ -246,6 +260,7 @@ class TrainedModel:
             history=History.from_json(manifest.get("history", {})),
             metrics=manifest.get("metrics", {}),
             provenance=provenance,
+            ranker=ranker,
         )
 
 

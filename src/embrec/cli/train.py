@@ -110,6 +110,10 @@ def train_command(
                                           "SQLite file (`embrec serve --db`)."),
     ] = None,
     param: ParamOpt = None,
+    ranker: Annotated[
+        str, typer.Option("--ranker", help="Ranking model stored beside the rating model to "
+                                           "order top-N lists: ease, or none.")
+    ] = "ease",
     json_out: JsonOpt = False,
 ) -> None:
     """Train a model on a split of a dataset, print the epoch table, save the bundle."""
@@ -172,7 +176,7 @@ def train_command(
     trained = fit(
         train_part, model, valid=test_part, solver=solver, verbose=True,
         checkpoint_dir=checkpoint, resume=resume, provenance=provenance,
-        distributed=context, **hyper,
+        distributed=context, ranker=None if ranker == "none" else ranker, **hyper,
     )
     if not main_rank:
         context.finish()
@@ -193,12 +197,18 @@ def train_command(
         "ratings_per_second": round(trained.history.ratings_per_second, 1),
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
+        "ranker": None if trained.ranker is None else trained.ranker.describe(),
     }
     print(
         f"{trained.name} on {parts.name}: test RMSE {summary['valid_rmse']:.4f}, "
         f"MAE {summary['valid_mae']:.4f} (predictions clipped to "
         f"{trained.scale.low:g}..{trained.scale.high:g}); saved to {out}"
     )
+    if trained.ranker is not None:
+        described = trained.ranker.describe()
+        print(f"ranking model {described['name']}: lambda {described['lambda']:g} "
+              f"(carve-out NDCG@10 per lambda: {described['selection']}); top-N lists are "
+              "ordered by its pick score x the predicted rating")
     if json_out:
         print(json.dumps(summary))
     if context is not None:

@@ -7,7 +7,11 @@ recommendation goes through the same steps::
     query -> scores of every item -> history (and non-candidates) masked to -inf
           -> top-N by argpartition -> clipped predicted ratings, titles, explanations
 
-Only the scoring step differs: a known user is scored by the trained network
+The ranking key is the ranking model's pick score times the predicted rating when
+the bundle holds a ranking model, else the predicted rating
+(:mod:`embrec.recommend.ranking_scorer`); the list says which (``scorer``). The
+scores shown are always predicted ratings. Only the scoring step differs: a known
+user is scored by the trained network
 (``predictor.score_users``), a new user by folding their ratings into the frozen
 network (:mod:`embrec.recommend.foldin`), a user with no ratings by the cold-start
 rule (:mod:`embrec.recommend.coldstart`). Items without training ratings get the
@@ -36,6 +40,7 @@ from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
 from embrec.recommend.coldstart import COLD_START, average_user_scores, popularity_bonus
 from embrec.recommend.foldin import FoldIn, make_fold_in
+from embrec.recommend.ranking_scorer import PREDICTED_RATING, pick_times_liking, scorer_name
 from embrec.recommend.result import Recommendations, plain
 from embrec.recommend.space import ItemSpace, item_space
 from embrec.recommend.titles import ItemNames
@@ -173,8 +178,27 @@ class Recommender:
 
     # -- scoring --------------------------------------------------------------------
 
-    def score(self, query: Query) -> tuple[np.ndarray, np.ndarray, str]:
-        """``(ranking key, predicted ratings, strategy)`` for every item; both unclipped."""
+    @property
+    def scorer(self) -> str:
+        """What orders the lists of users with ratings (``scorer`` of the results)."""
+        ranker = self.model.ranker
+        return scorer_name(None if ranker is None else ranker.name)
+
+    def score(self, query: Query) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """``(ranking key, predicted ratings, strategy, scorer)`` for every item.
+
+        The predicted ratings are unclipped; the key is the predicted rating, or
+        with a ranking model in the bundle the pick score times it.
+        """
+        rank, predicted, strategy = self.rating_scores(query)
+        ranker = self.model.ranker
+        if ranker is None or len(query.items) == 0:
+            return rank, predicted, strategy, PREDICTED_RATING if len(query.items) else strategy
+        key = pick_times_liking(ranker.score_items(query.items), predicted, self.model.scale)
+        return key, predicted, strategy, self.scorer
+
+    def rating_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray, str]:
+        """``(ranking key, predicted ratings, strategy)`` of the rating model alone."""
         if query.user is not None:
             predicted = self.model.predictor.score_users(np.asarray([query.user]))[0]
             known = self.user_counts[query.user] > 0
@@ -200,7 +224,7 @@ class Recommender:
         explain: bool = True,
     ) -> Recommendations:
         """The top ``n`` items for ``query``, best first (see the module docstring)."""
-        rank, predicted, strategy = self.score(query)
+        rank, predicted, strategy, scorer = self.score(query)
         rank = np.array(rank, dtype=np.float64)
         if exclude_seen:
             rank[query.items] = -np.inf
@@ -217,6 +241,7 @@ class Recommender:
             titles=[self.names.titles[i] for i in best],
             scores=self.model.scale.clip(np.asarray(predicted)[best]).astype(np.float32),
             strategy=strategy,
+            scorer=scorer,
             user_id=query.user_id,
             because=because,
             item_indices=best,

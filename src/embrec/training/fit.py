@@ -24,6 +24,7 @@ from embrec.bundle import TrainedModel, shape_of
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError
 from embrec.models.baseline import solve_biases
+from embrec.models.rankers import fit_ranker
 from embrec.models.registry import ModelConfig, ModelSpec, get_spec
 from embrec.predictor import Fallback
 from embrec.solvers.factorization import fit_als, fit_sgd
@@ -85,9 +86,13 @@ def fit(
     provenance: dict[str, Any] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     distributed: Distributed | None = None,
+    ranker: str | None = None,
     **hyperparameters: Any,
 ) -> TrainedModel:
     """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
+
+    ``ranker`` (e.g. ``"ease"``, :mod:`embrec.models.rankers`) also fits a ranking
+    model on the same ratings; the bundle then orders top-N lists with it.
 
     Early stopping, when ``patience`` and ``valid_fraction`` are set, monitors a
     part carved from ``train``, never ``valid``. With ``distributed`` (from
@@ -124,6 +129,8 @@ def fit(
         history=history,
         provenance={"fingerprint": train.fingerprint(), "seed": config.seed, **(provenance or {})},
     )
+    if ranker is not None:
+        trained.ranker = fit_ranker(fit_part, ranker, seed=config.seed)
     if valid is not None:
         result = evaluate(trained.predictor, valid)
         trained.metrics = {"valid_rmse": result.rmse, "valid_mae": result.mae,
