@@ -1,0 +1,163 @@
+"""EASE and the default top-N scorer: maths, storage, and ranking quality on ml-100k u1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from embrec.bundle import TrainedModel
+from embrec.data.datasets import load_dataset
+from embrec.data.ratings import Ratings
+from embrec.data.splits import make_split
+from embrec.errors import ConfigError
+from embrec.evaluation.ranking import evaluate_ranking, popularity_scorer
+from embrec.models.ease import EASE, ease_weights, fit_ease, pick_matrix
+from embrec.models.rankers import get_ranker
+from embrec.recommend import recommend, recommend_for_ratings, recommend_many
+from embrec.training.fit import fit
+
+
+def test_ease_weights_are_the_closed_form_with_a_zero_diagonal():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((40, 12)) < 0.3).astype(np.float64)
+    weights = ease_weights(sp.csr_matrix(dense), 5.0)
+    inverse = np.linalg.inv(dense.T @ dense + 5.0 * np.eye(12))
+    expected = -inverse / np.diag(inverse)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(weights, expected, rtol=1e-4, atol=1e-6)
+    assert np.all(np.diag(weights) == 0)
+
+
+def test_ease_refuses_a_non_positive_lambda():
+    with pytest.raises(ConfigError, match="lambda must be positive"):
+        ease_weights(sp.csr_matrix(np.eye(3)), 0.0)
+
+
+@pytest.fixture(scope="module")
+def u1(data_dir):
+    ratings = load_dataset("ml-100k", data_dir=data_dir)
+    return make_split(ratings, "u1", data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def ease(u1):
+    return fit_ease(u1.train)
+
+
+@pytest.fixture(scope="module")
+def model(u1):
+    return fit(u1.train, "mf-bias", solver="sgd", ranker="ease")
+
+
+def ndcg(scorer, split) -> float:
+    return evaluate_ranking(scorer, split.train, split.test, k=10).ndcg
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_ease_beats_popularity_on_u1_and_records_its_lambda_choice(u1, ease):
+    assert set(ease.selection) == {"100", "200", "400", "800"}
+    assert ease.selection[f"{ease.lam:g}"] == max(ease.selection.values())
+    ease_ndcg = ndcg(ease.scorer(u1.train), u1)
+    popular_ndcg = ndcg(popularity_scorer(u1.train), u1)
+    assert popular_ndcg == pytest.approx(0.245, abs=0.005)
+    assert ease_ndcg > 0.42 > popular_ndcg + 0.15
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_sparse_storage_round_trips_and_stays_close_to_dense(u1, ease):
+    sparse = fit_ease(u1.train, lambdas=(ease.lam,), dense_items=100, keep=256)
+    assert sp.issparse(sparse.weights) and sparse.weights.nnz == 256 * u1.train.n_items
+    back = get_ranker("ease").load(sparse.to_arrays(), sparse.describe())
+    users = np.arange(50)
+    np.testing.assert_array_equal(back.scorer(u1.train)(users), sparse.scorer(u1.train)(users))
+    assert ndcg(sparse.scorer(u1.train), u1) > ndcg(ease.scorer(u1.train), u1) - 0.03
+
+
+def precision_at_10(items: np.ndarray, split) -> float:
+    """Mean share of each list that the user rated >= 4 in test (users with such items)."""
+    liked = split.test.values >= 4
+    relevant = pick_matrix(split.test.users[liked], split.test.items[liked],
+                           (split.test.n_users, split.test.n_items)).toarray() > 0
+    users = np.flatnonzero(relevant.any(axis=1))
+    hits = np.take_along_axis(relevant[users], np.maximum(items[users], 0), axis=1)
+    return float((hits & (items[users] >= 0)).sum(axis=1).mean() / 10)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_default_recommend_lists_beat_popularity_and_say_their_scorer(u1, model):
+    batch = recommend_many(model, model.user_ids.raw_ids, n=10)
+    assert batch.scorer == "ease pick score x predicted rating"
+    popular = evaluate_ranking(popularity_scorer(u1.train), u1.train, u1.test, k=10)
+    default = precision_at_10(batch.item_indices, u1)
+    assert popular.precision == pytest.approx(0.214, abs=0.005)
+    assert default > 0.37 > popular.precision + 0.15
+    one = recommend(model, 1, n=10)
+    assert one.item_ids == batch[0].item_ids and one.to_json()["scorer"] == batch.scorer
+    # Ranked by predicted rating alone, lists open with rarely rated items (Pather Panchali).
+    first = recommend_many(model, model.user_ids.raw_ids, n=1).item_indices[:, 0]
+    counts = u1.train.item_counts()
+    assert np.median(counts[first]) > 100
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_folded_in_new_user_beats_popularity_without_retraining(u1):
+    """50 u1 users are left out of training, then folded in from 10 of their ratings."""
+    train = u1.train
+    counts = train.user_counts()
+    held = np.flatnonzero(counts >= 40)[:50]
+    keep = ~np.isin(train.users, held)
+    part = Ratings(train.users[keep], train.items[keep], train.values[keep],
+                   train.user_ids, train.item_ids, train.scale, item_info=train.item_info)
+    trained = fit(part, "mf-bias", solver="sgd", ranker="ease")
+    popular = np.argsort(-part.item_counts(), kind="stable")
+    gains = {"default": [], "popular": []}
+    discount = 1 / np.log2(np.arange(2, 12))
+    for user in held:
+        rows = np.flatnonzero(train.users == user)
+        given, rest = rows[:10], rows[10:]
+        relevant = set(train.items[rest][train.values[rest] >= 4].tolist())
+        if not relevant:
+            continue
+        answer = recommend_for_ratings(
+            trained, {int(train.item_ids.to_raw([i])[0]): float(v)
+                      for i, v in zip(train.items[given], train.values[given])},
+        )
+        assert answer.scorer == "ease pick score x predicted rating"
+        seen = set(train.items[given].tolist())
+        lists = {"default": answer.item_indices,
+                 "popular": [i for i in popular if i not in seen][:10]}
+        ideal = discount[: min(10, len(relevant))].sum()
+        for name, items in lists.items():
+            gains[name].append(sum(discount[j] for j, i in enumerate(items) if i in relevant)
+                               / ideal)
+    assert len(gains["default"]) >= 45
+    assert np.mean(gains["default"]) > np.mean(gains["popular"]) + 0.05
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_the_bundle_keeps_the_ranking_model(model, tmp_path):
+    model.save(tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "ranker.safetensors").is_file()
+    loaded = TrainedModel.load(tmp_path / "bundle")
+    assert isinstance(loaded.ranker, EASE)
+    assert loaded.ranker.describe() == model.ranker.describe()
+    before, after = recommend(model, 50, n=10), recommend(loaded, 50, n=10)
+    assert after.item_ids == before.item_ids and after.scorer == before.scorer
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_bundle_without_a_ranker_ranks_by_predicted_rating(u1, tmp_path):
+    plain = fit(u1.train, "baseline")
+    plain.save(tmp_path / "plain")
+    loaded = TrainedModel.load(tmp_path / "plain")
+    assert loaded.ranker is None
+    answer = recommend(loaded, 1, n=5)
+    assert answer.scorer == "predicted rating"
+    assert np.all(np.diff(answer.scores) <= 1e-6)
