@@ -95,11 +95,13 @@ def recommend_command(
     model = _load(model_dir)
     if user is not None:
         result = recommend(model, user, n=n, exclude_seen=not include_seen)
-        heading = f"Top {len(result)} for user {result.user_id} ({result.strategy}, {model.name})"
+        heading = (f"Top {len(result)} for user {result.user_id} ({result.strategy}, "
+                   f"{model.name}; ordered by {result.scorer})")
     else:
         ratings = [parse_rating(text) for text in rate or []]
         result = recommend_for_ratings(model, ratings, n=n, exclude_seen=not include_seen)
-        heading = f"Top {len(result)} for a new user, {len(ratings)} ratings ({result.strategy})"
+        heading = (f"Top {len(result)} for a new user, {len(ratings)} ratings "
+                   f"({result.strategy}; ordered by {result.scorer})")
     print_recommendations(result, heading, Console())
     if json_out:
         print(json.dumps(result.to_json()))
@@ -215,7 +217,8 @@ def onboard_command(
         if answer is not None:
             ratings[item_id] = float(answer)
     result = recommend_for_ratings(model, ratings, n=n)
-    heading = f"Top {len(result)} from your {len(ratings)} ratings ({result.strategy})"
+    heading = (f"Top {len(result)} from your {len(ratings)} ratings ({result.strategy}; "
+               f"ordered by {result.scorer})")
     print_recommendations(result, heading, Console())
     if json_out:
         print(json.dumps(result.to_json()))

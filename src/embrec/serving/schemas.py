@@ -160,6 +160,8 @@ class RecommendedItem(BaseModel):
 class Recommendations(BaseModel):
     user_id: int | str | None
     strategy: str = Field(description="How the list was made: known user, fold-in or cold start.")
+    scorer: str = Field("predicted rating", description="What ordered the list, e.g. "
+                        "'ease pick score x predicted rating' or 'predicted rating'.")
     n_ratings_used: int
     items: list[RecommendedItem]
 
