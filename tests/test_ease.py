@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from embrec.bundle import TrainedModel
+from embrec.cli import main
 from embrec.data.datasets import load_dataset
 from embrec.data.ratings import Ratings
 from embrec.data.splits import make_split
-from embrec.errors import ConfigError
+from embrec.errors import ConfigError, ModelError
 from embrec.evaluation.ranking import evaluate_ranking, popularity_scorer
 from embrec.models.ease import EASE, ease_weights, fit_ease, pick_matrix
 from embrec.models.rankers import get_ranker
 from embrec.recommend import recommend, recommend_for_ratings, recommend_many
+from embrec.recommend.filters import ItemFilter
 from embrec.training.fit import fit
 
 
@@ -161,3 +165,30 @@ def test_a_bundle_without_a_ranker_ranks_by_predicted_rating(u1, tmp_path):
     answer = recommend(loaded, 1, n=5)
     assert answer.scorer == "predicted rating"
     assert np.all(np.diff(answer.scores) <= 1e-6)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_filters_keep_lists_to_popular_items_and_chosen_genres(model, tmp_path, capsys):
+    counts = model.train.item_counts()
+    genres = model.train.item_info["genres"]
+    plain_list = recommend(model, 1, n=10)
+    popular = recommend(model, 1, n=10, item_filter=ItemFilter.of(min_ratings=200))
+    assert len(popular) == 10 and counts[popular.item_indices].min() >= 200
+    horror = recommend(model, 1, n=10, item_filter=ItemFilter.of(include=["genre:horror"]))
+    assert len(horror) == 10
+    assert all("Horror" in genres[i].split("|") for i in horror.item_indices)
+    first = plain_list.item_ids[0]
+    without = recommend(model, 1, n=10, item_filter=ItemFilter.of(exclude=[first]))
+    assert first not in without.item_ids and without.item_ids[0] == plain_list.item_ids[1]
+    with pytest.raises(ModelError, match="no item has genre 'Opera'; genres: .*Western"):
+        recommend(model, 1, item_filter=ItemFilter.of(include=["genre:Opera"]))
+
+    model.save(tmp_path / "bundle")
+    assert main(["recommend", str(tmp_path / "bundle"), "--user", "1", "--min-ratings", "100",
+                 "--exclude", "genre:Drama", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payload["scorer"] == "ease pick score x predicted rating"
+    ids = model.item_ids.indices_of([item["item_id"] for item in payload["items"]])
+    assert len(ids) == 10 and counts[ids].min() >= 100
+    assert not any("Drama" in genres[i].split("|") for i in ids)

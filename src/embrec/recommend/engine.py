@@ -39,6 +39,7 @@ import numpy as np
 from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
 from embrec.recommend.coldstart import COLD_START, average_user_scores, popularity_bonus
+from embrec.recommend.filters import ItemFilter
 from embrec.recommend.foldin import FoldIn, make_fold_in
 from embrec.recommend.ranking_scorer import PREDICTED_RATING, pick_times_liking, scorer_name
 from embrec.recommend.result import Recommendations, plain
@@ -169,12 +170,18 @@ class Recommender:
             items[position], values[position] = index, value
         return Query(None, items, values)
 
-    def candidate_mask(self, candidates: Iterable[Any] | None) -> np.ndarray | None:
-        if candidates is None:
-            return None
-        mask = np.zeros(self.model.train.n_items, dtype=bool)
-        mask[self.names.resolve_many(candidates)] = True
-        return mask
+    def candidate_mask(
+        self, candidates: Iterable[Any] | None, item_filter: ItemFilter | None = None
+    ) -> np.ndarray | None:
+        """Items a list may hold: ``candidates`` (all when None) that pass ``item_filter``."""
+        mask = None
+        if candidates is not None:
+            mask = np.zeros(self.model.train.n_items, dtype=bool)
+            mask[self.names.resolve_many(candidates)] = True
+        filtered = None if item_filter is None else item_filter.mask(self.model.train, self.names)
+        if filtered is None:
+            return mask
+        return filtered if mask is None else mask & filtered
 
     # -- scoring --------------------------------------------------------------------
 
@@ -222,13 +229,14 @@ class Recommender:
         exclude_seen: bool = True,
         candidates: Iterable[Any] | None = None,
         explain: bool = True,
+        item_filter: ItemFilter | None = None,
     ) -> Recommendations:
         """The top ``n`` items for ``query``, best first (see the module docstring)."""
         rank, predicted, strategy, scorer = self.score(query)
         rank = np.array(rank, dtype=np.float64)
         if exclude_seen:
             rank[query.items] = -np.inf
-        mask = self.candidate_mask(candidates)
+        mask = self.candidate_mask(candidates, item_filter)
         if mask is not None:
             rank[~mask] = -np.inf
         best = top_n(rank[None, :], n)[0]

@@ -18,6 +18,7 @@ import numpy as np
 
 from embrec.bundle import TrainedModel
 from embrec.recommend.engine import recommender_for, top_n
+from embrec.recommend.filters import ItemFilter
 from embrec.recommend.ranking_scorer import pick_times_liking
 from embrec.recommend.result import RecommendationBatch, Recommendations, plain
 
@@ -30,6 +31,7 @@ def recommend(
     n: int = 10,
     exclude_seen: bool = True,
     candidates: Iterable[Any] | None = None,
+    item_filter: ItemFilter | None = None,
 ) -> Recommendations:
     """The ``n`` best items for a known user, best first.
 
@@ -39,9 +41,13 @@ def recommend(
     False; ``candidates`` (raw ids or titles) restricts the choice. Scores are
     predicted ratings clipped to the scale, ranked before clipping. An unknown
     ``user_id`` is a ModelError (a new user goes through ``recommend_for_ratings``).
+    ``item_filter`` (:class:`~embrec.recommend.filters.ItemFilter`) sets a minimum of
+    training ratings and items or genres to include or exclude.
     """
     recommender = recommender_for(model)
-    return recommender.recommend(recommender.known_query(user_id), n, exclude_seen, candidates)
+    return recommender.recommend(
+        recommender.known_query(user_id), n, exclude_seen, candidates, item_filter=item_filter
+    )
 
 
 def recommend_many(
@@ -50,6 +56,7 @@ def recommend_many(
     n: int = 10,
     exclude_seen: bool = True,
     candidates: Iterable[Any] | None = None,
+    item_filter: ItemFilter | None = None,
 ) -> RecommendationBatch:
     """Top-``n`` for many known users at once: ``(len(user_ids), n)`` items and scores."""
     recommender = recommender_for(model)
@@ -57,7 +64,7 @@ def recommend_many(
     users = model.user_ids.indices_of(np.asarray(raw)) if raw else np.empty(0, np.int64)
     if (users < 0).any():
         raise recommender.unknown_user(raw[int(np.flatnonzero(users < 0)[0])])
-    mask = recommender.candidate_mask(candidates)
+    mask = recommender.candidate_mask(candidates, item_filter)
     n_items = model.train.n_items
     width = max(0, min(int(n), n_items))
     items = np.full((len(users), width), -1, dtype=np.int64)
