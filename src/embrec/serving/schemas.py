@@ -98,6 +98,12 @@ class PredictRequest(Request):
 class RecommendRequest(Request):
     ratings: RatingsByItem = Field(default_factory=dict)
     n: Annotated[int, Field(ge=1, le=MAX_N)] = 10
+    min_ratings: Annotated[int, Field(ge=0, description="Only items with at least this many "
+                                                       "training ratings.")] = 0
+    include: Annotated[list[RawId], Field(max_length=MAX_N * 100, description=(
+        "Only these items (ids or titles) or genres ('genre:Comedy')."))] = []
+    exclude: Annotated[list[RawId], Field(max_length=MAX_N * 100, description=(
+        "Never these items (ids or titles) or genres ('genre:Horror')."))] = []
 
 
 class StoreRatingsRequest(Request):
