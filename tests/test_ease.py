@@ -192,3 +192,32 @@ def test_filters_keep_lists_to_popular_items_and_chosen_genres(model, tmp_path, 
     ids = model.item_ids.indices_of([item["item_id"] for item in payload["items"]])
     assert len(ids) == 10 and counts[ids].min() >= 100
     assert not any("Drama" in genres[i].split("|") for i in ids)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_cold_start_with_a_ranker_is_popular_and_well_liked(u1, model):
+    from embrec.recommend.engine import COLD_START_RANKED, Query, recommender_for
+
+    answer = recommend_for_ratings(model, {}, n=10)
+    assert answer.strategy == answer.scorer == COLD_START_RANKED
+    assert answer.titles[0] == "Star Wars (1977)"
+    key = recommender_for(model).score(Query(None))[0]
+    every_user = lambda users: np.repeat(key[None, :], len(users), axis=0)  # noqa: E731
+    cold = evaluate_ranking(every_user, u1.train, u1.test, k=10)
+    by_rating = recommender_for(model).rating_scores(Query(None))[0]
+    old = evaluate_ranking(lambda users: np.repeat(by_rating[None, :], len(users), axis=0),
+                           u1.train, u1.test, k=10)
+    assert cold.ndcg > 0.25 > 0.2 > old.ndcg
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_similar_items_come_from_the_ranking_model(model):
+    from embrec.recommend import similar_items
+
+    apu = similar_items(model, "Pather Panchali (1955)", n=5, min_ratings=2)
+    assert apu.space.startswith("ease item-item weights")
+    assert "World of Apu, The (Apur Sansar) (1959)" in apu.titles  # the same trilogy
+    cosine = similar_items(model, "Pather Panchali (1955)", n=5, min_ratings=2, space="rating")
+    assert cosine.space != apu.space

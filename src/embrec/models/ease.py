@@ -138,9 +138,43 @@ class EASE:
         picks = pick_matrix(train.users, train.items, (train.n_users, train.n_items))
         return lambda users: self.score_picks(picks[np.asarray(users)])
 
-    def similar(self, item: int) -> np.ndarray:
-        """Row ``item`` of ``B``: how much having picked ``item`` raises each item's score."""
-        return self.score_items(np.asarray([item]))
+    def related(self, item: int) -> np.ndarray:
+        """``(B_ij + B_ji) / 2`` for every ``j``: how strongly ``item`` and ``j`` go together.
+
+        ``B_ij`` is how much having picked ``i`` raises ``j``'s score; the mean of
+        both directions makes the relation symmetric. Items outside EASE score 0.
+        """
+        out = np.zeros(self.n_items, dtype=np.float32)
+        position = item
+        if self.items is not None:
+            found = np.searchsorted(self.items, item)
+            if found >= len(self.items) or self.items[found] != item:
+                return out
+            position = int(found)
+        weights = self.weights
+        if sp.issparse(weights):
+            row = weights.getrow(position).toarray()[0]
+            column = weights.getcol(position).toarray()[:, 0]
+        else:
+            row, column = weights[position], weights[:, position]
+        both = (row + column) / 2
+        if self.items is None:
+            return both.astype(np.float32)
+        out[self.items] = both
+        return out
+
+    def average_user(self, train: Ratings) -> np.ndarray:
+        """Scores for the average user: ``p B`` with ``p_i`` the share of users who picked ``i``."""
+        counts = pick_matrix(train.users, train.items, (train.n_users, train.n_items)).sum(axis=0)
+        shares = np.asarray(counts, dtype=np.float32).ravel() / max(1, train.n_users)
+        if self.items is not None:
+            shares = shares[self.items]
+        scores = np.asarray(shares[None, :] @ self.weights).ravel()
+        if self.items is None:
+            return scores.astype(np.float32)
+        out = np.zeros(self.n_items, dtype=np.float32)
+        out[self.items] = scores
+        return out
 
     # -- persistence ---------------------------------------------------------------------
 

@@ -14,7 +14,10 @@ scores shown are always predicted ratings. Only the scoring step differs: a know
 user is scored by the trained network
 (``predictor.score_users``), a new user by folding their ratings into the frozen
 network (:mod:`embrec.recommend.foldin`), a user with no ratings by the cold-start
-rule (:mod:`embrec.recommend.coldstart`). Items without training ratings get the
+rule (:mod:`embrec.recommend.coldstart`); with a ranking model, a user with no
+ratings gets the average user's pick score (``p B`` for EASE, ``p_i`` the share of
+users who picked ``i``) times the average user's predicted rating: popular and
+well liked. Items without training ratings get the
 fallback baseline in every case (``μ + b_u + b_i``; for a new user
 ``b_u = Σ (r_i - μ - b_i) / (λ_u + k)``), as the predictor gives known users.
 
@@ -53,6 +56,7 @@ EXPLAIN_MIN_RATINGS = 5
 FALLBACK_REG_USER = 15.0
 """λ_u of the fallback baseline (``Fallback.fit``), for a new user's fallback bias."""
 CACHED_MODELS = 4
+COLD_START_RANKED = "cold-start: the average user's pick score x predicted rating"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class Recommender:
         self._space: ItemSpace | None = None
         self._fold_in: FoldIn | None = None
         self._average: np.ndarray | None = None
+        self._average_pick: np.ndarray | None = None
 
     @property
     def space(self) -> ItemSpace:
@@ -199,8 +204,13 @@ class Recommender:
         """
         rank, predicted, strategy = self.rating_scores(query)
         ranker = self.model.ranker
-        if ranker is None or len(query.items) == 0:
+        if ranker is None:
             return rank, predicted, strategy, PREDICTED_RATING if len(query.items) else strategy
+        if len(query.items) == 0:
+            if self._average_pick is None:
+                self._average_pick = ranker.average_user(self.model.train)
+            key = pick_times_liking(self._average_pick, predicted, self.model.scale)
+            return key, predicted, COLD_START_RANKED, COLD_START_RANKED
         key = pick_times_liking(ranker.score_items(query.items), predicted, self.model.scale)
         return key, predicted, strategy, self.scorer
 
