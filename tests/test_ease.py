@@ -221,3 +221,24 @@ def test_similar_items_come_from_the_ranking_model(model):
     assert "World of Apu, The (Apur Sansar) (1959)" in apu.titles  # the same trilogy
     cosine = similar_items(model, "Pather Panchali (1955)", n=5, min_ratings=2, space="rating")
     assert cosine.space != apu.space
+
+
+def test_train_refuses_an_unknown_ranker_before_training(capsys):
+    assert main(["train", "--dataset", "ml-100k", "--out", "unused", "--ranker", "foo"]) == 2
+    assert "unknown ranking model 'foo'; choose one of: ease (or none)" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_embrec_train_stores_the_ranking_model_beside_the_rating_model(data_dir, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "bundle"
+    assert main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
+                 "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["ranker"]["name"] == "ease" and summary["ranker"]["lambda"] == 400.0
+    assert summary["valid_rmse"] == pytest.approx(0.9171, abs=1e-4)  # predict is unchanged
+    assert TrainedModel.load(out).ranker is not None
+    assert main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
+                 "--out", str(tmp_path / "plain"), "--ranker", "none"]) == 0
+    assert not (tmp_path / "plain" / "ranker.safetensors").exists()

@@ -111,7 +111,7 @@ def fit_preset(train: Any, name: str, **kwargs: Any) -> Any:
     """
     from embrec.training.fit import fit
 
-    fit_keys = {"valid", "verbose", "checkpoint_dir", "resume", "on_epoch"}
+    fit_keys = {"valid", "verbose", "checkpoint_dir", "resume", "on_epoch", "ranker"}
     options = {k: kwargs.pop(k) for k in list(kwargs) if k in fit_keys}
     provenance = dict(kwargs.pop("provenance", None) or {})
     preset, hyper = apply_preset(name, kwargs)

@@ -128,6 +128,10 @@ def train_command(
     chosen = None
     if preset is not None:
         chosen, model, solver = resolve_preset_option(preset, model, solver)
+    if ranker != "none":
+        from embrec.models.rankers import get_ranker
+
+        get_ranker(ranker)
     hyper = collect_hyperparameters(
         epochs=epochs, lr=lr, wd=wd, emb_l2=emb_l2, factors=factors, layers=layers,
         dropout=dropout, batch_size=batch_size, schedule=schedule, optimizer=optimizer,
@@ -266,6 +270,11 @@ def models_command() -> None:
         )
         table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers))
     Console().print(table)
+    from embrec.models.rankers import RANKERS
+
+    for ranker in RANKERS.values():
+        print(f"ranking model {ranker.name} (embrec train --ranker {ranker.name}): "
+              f"{ranker.summary}")
 
 
 def register(app: typer.Typer) -> None:
