@@ -8,7 +8,8 @@ refitted on the whole training fold and scored on the test fold (reported beside
 it). The protocol is :mod:`embrec.evaluation.ranking` (k = 10, relevant >= 4).
 Scorers: popularity; the predicted rating of ``mf-bias`` (default solver); EASE
 (lambda from its own carve-out grid); and EASE pick score x liking^a for
-a = 0.5, 1, 2 (:mod:`embrec.recommend.ranking_scorer`, a = 1 being the default).
+a = 0.5, 1, 2 (:mod:`embrec.recommend.ranking_scorer`, a = 1 being the default);
+Mult-DAE (:mod:`embrec.models.multdae`) alone and x liking.
 Prints mean NDCG@10 / precision@10 / coverage@10 per scorer and one JSON line.
 """
 
@@ -23,6 +24,7 @@ from embrec.data.datasets import load_dataset
 from embrec.data.splits import holdout_validation, make_split
 from embrec.evaluation.ranking import evaluate_ranking, popularity_scorer
 from embrec.models.ease import fit_ease
+from embrec.models.multdae import fit_mult_dae
 from embrec.recommend.ranking_scorer import liking
 from embrec.training.fit import fit
 
@@ -32,14 +34,16 @@ EXPONENTS = (0.5, 1.0, 2.0)
 def scorers(train) -> dict:
     rating = fit(train, "mf-bias").predictor.score_users
     ease = fit_ease(train).scorer(train)
+    dae = fit_mult_dae(train).scorer(train)
 
-    def blend(power: float):
+    def blend(pick, power: float):
         def score(users: np.ndarray) -> np.ndarray:
-            return np.maximum(ease(users), 0) * liking(rating(users), train.scale) ** power
+            return np.maximum(pick(users), 0) * liking(rating(users), train.scale) ** power
         return score
 
     out = {"popularity": popularity_scorer(train), "predicted rating": rating, "ease": ease}
-    out.update({f"ease x liking^{a:g}": blend(a) for a in EXPONENTS})
+    out.update({f"ease x liking^{a:g}": blend(ease, a) for a in EXPONENTS})
+    out.update({"mult-dae": dae, "mult-dae x liking^1": blend(dae, 1.0)})
     return out
 
 

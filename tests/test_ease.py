@@ -242,3 +242,20 @@ def test_embrec_train_stores_the_ranking_model_beside_the_rating_model(data_dir,
     assert main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
                  "--out", str(tmp_path / "plain"), "--ranker", "none"]) == 0
     assert not (tmp_path / "plain" / "ranker.safetensors").exists()
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_mult_dae_ranks_well_folds_in_and_round_trips(u1, tmp_path):
+    trained = fit(u1.train, "mf-bias", solver="sgd", ranker="mult-dae")
+    dae = trained.ranker
+    assert dae.name == "mult-dae"
+    assert ndcg(dae.scorer(u1.train), u1) > 0.40 > ndcg(popularity_scorer(u1.train), u1) + 0.15
+    trained.save(tmp_path / "dae")
+    loaded = TrainedModel.load(tmp_path / "dae")
+    users = np.arange(20)
+    np.testing.assert_allclose(loaded.ranker.scorer(u1.train)(users),
+                               dae.scorer(u1.train)(users), rtol=1e-5, atol=1e-9)
+    answer = recommend_for_ratings(loaded, {"Star Wars (1977)": 5, "Return of the Jedi (1983)": 5})
+    assert answer.scorer == "mult-dae pick score x predicted rating" and len(answer) == 10
+    assert "Raiders of the Lost Ark (1981)" in answer.titles

@@ -112,7 +112,7 @@ def train_command(
     param: ParamOpt = None,
     ranker: Annotated[
         str, typer.Option("--ranker", help="Ranking model stored beside the rating model to "
-                                           "order top-N lists: ease, or none.")
+                                           "order top-N lists: ease, mult-dae or none.")
     ] = "ease",
     json_out: JsonOpt = False,
 ) -> None:

@@ -111,6 +111,7 @@ class EASE:
     selection: dict[str, float] | None = None
 
     name = "ease"
+    relation = "ease item-item weights (B_ij + B_ji) / 2"
 
     # -- scoring -------------------------------------------------------------------------
 

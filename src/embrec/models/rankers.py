@@ -19,9 +19,11 @@ import numpy as np
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError
 from embrec.models.ease import EASE, fit_ease
+from embrec.models.multdae import MultDAE, fit_mult_dae
 
-Ranker = EASE
-"""The type every ranking model has (EASE is the only one so far)."""
+Ranker = EASE | MultDAE
+"""The ranking models: each has ``score_picks``, ``score_items``, ``scorer``,
+``related``, ``average_user``, ``to_arrays``, ``describe`` and ``from_arrays``."""
 
 DEFAULT_RANKER = "ease"
 
@@ -45,6 +47,13 @@ RANKERS: dict[str, RankerSpec] = {
             "lambda chosen on a carve-out of train",
             fit_ease,
             EASE.from_arrays,
+        ),
+        RankerSpec(
+            "mult-dae",
+            "Mult-DAE (Liang et al. 2018): denoising autoencoder over a user's picks, "
+            "softmax likelihood, 600 tanh units",
+            fit_mult_dae,
+            MultDAE.from_arrays,
         ),
     ]
 }

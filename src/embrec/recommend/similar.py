@@ -12,7 +12,8 @@ asks for 5.
 With a ranking model in the bundle (:mod:`embrec.models.rankers`), items are
 related through it instead (``space="ranking"``, the default then): for EASE
 ``(B_ij + B_ji) / 2``, how much picking one raises the other's score, a space
-fitted to what people pick together. ``space="rating"`` keeps the cosine.
+fitted to what people pick together (Mult-DAE: the pick probabilities of a user
+who picked only the item). ``space="rating"`` keeps the cosine.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def similar_items(
         raise ModelError("this bundle has no ranking model; train one (embrec train --ranker ease)")
     if ranker is not None and space != "rating":
         similarity = ranker.related(index).astype(np.float64)
-        description = f"{ranker.name} item-item weights (B_ij + B_ji) / 2"
+        description = ranker.relation
     else:
         similarity = recommender.space.cosine(np.asarray([index]))[0].astype(np.float64)
         description = recommender.space.description
