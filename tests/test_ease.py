@@ -225,7 +225,8 @@ def test_similar_items_come_from_the_ranking_model(model):
 
 def test_train_refuses_an_unknown_ranker_before_training(capsys):
     assert main(["train", "--dataset", "ml-100k", "--out", "unused", "--ranker", "foo"]) == 2
-    assert "unknown ranking model 'foo'; choose one of: ease (or none)" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "unknown ranking model 'foo'; choose one of: ease, mult-dae (or none)" in error
 
 
 @pytest.mark.realdata

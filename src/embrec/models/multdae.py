@@ -14,8 +14,10 @@ chosen on a 20 % carve-out of ml-100k u1's training ratings (NDCG@10 0.218, 0.23
 0.251, 0.252, 0.237, 0.220 at 10, 15, 25, 35, 50, 100 epochs; EASE: 0.258). The softmax
 makes items compete for a user's probability mass, which is what a top-N list
 needs. Fold-in for a new user is one forward pass of their row (no dropout).
-On ml-100k u1..u5 (relevant = test rating >= 4): see ``benchmarks/ranking_scorers.py``
-and the README.
+On ml-100k u1..u5 (``benchmarks/ranking_scorers.py``; relevant = test rating >= 4),
+mean NDCG@10 / precision@10 / coverage@10: 0.368 / 0.279 / 0.36 alone, 0.399 /
+0.302 / 0.33 times the predicted rating (EASE: 0.383 / 0.290 / 0.17 and 0.410 /
+0.307 / 0.16): a little less accurate than EASE, twice its coverage.
 """
 
 from __future__ import annotations
