@@ -260,3 +260,19 @@ def test_mult_dae_ranks_well_folds_in_and_round_trips(u1, tmp_path):
     answer = recommend_for_ratings(loaded, {"Star Wars (1977)": 5, "Return of the Jedi (1983)": 5})
     assert answer.scorer == "mult-dae pick score x predicted rating" and len(answer) == 10
     assert "Raiders of the Lost Ark (1981)" in answer.titles
+
+
+@pytest.mark.realdata
+def test_a_catalogue_over_the_limit_fits_ease_on_its_most_rated_items(u1):
+    limited = fit_ease(u1.train, lambdas=(400.0,), max_items=500)
+    counts = u1.train.item_counts()
+    covered = np.zeros(u1.train.n_items, dtype=bool)
+    covered[limited.items] = True
+    assert covered.sum() == 500 and counts[covered].min() >= counts[~covered].max()
+    scores = limited.scorer(u1.train)(np.arange(100))
+    assert np.all(scores[:, ~covered] == 0) and np.any(scores[:, covered] != 0)
+    assert np.all(limited.related(int(np.flatnonzero(~covered)[0])) == 0)
+    assert limited.average_user(u1.train)[covered].max() > 0
+    back = EASE.from_arrays(limited.to_arrays(), limited.describe())
+    np.testing.assert_array_equal(back.scorer(u1.train)(np.arange(100)), scores)
+    assert ndcg(limited.scorer(u1.train), u1) > ndcg(popularity_scorer(u1.train), u1) + 0.1

@@ -25,8 +25,10 @@ Size: ``B`` is ``n_items^2``. Up to ``DENSE_ITEMS`` items it is kept dense
 (float32; 1,682 items = 11 MB). Above that each item keeps its ``keep`` (256)
 weights largest in size, so the stored ``B`` grows linearly (ml-latest-small,
 9,724 items: 20 MB instead of 378 MB; random 20 % split, seed 0: NDCG@10 0.300
-against 0.311 for the dense ``B`` at lambda 200). Fitting needs the dense ``n^2`` Gram matrix;
-catalogues above ``MAX_ITEMS`` (20,000) fit EASE on their 20,000 most-rated items
+against 0.311 for the dense ``B`` at lambda 200). Fitting needs the dense ``n^2`` Gram matrix in
+float64 and about three copies of it (10,000 items: about 2.4 GB), and each lambda
+of the grid is one more fit (ml-latest-small, 2 cores: about 1-2 minutes in all);
+catalogues above ``MAX_ITEMS`` (10,000) fit EASE on their 10,000 most-rated items
 and the rest score 0.
 """
 
@@ -46,7 +48,7 @@ from embrec.errors import ConfigError
 DEFAULT_LAMBDAS = (100.0, 200.0, 400.0, 800.0)
 CARVE_FRACTION = 0.2
 DENSE_ITEMS = 4096
-MAX_ITEMS = 20_000
+MAX_ITEMS = 10_000
 KEEP_PER_ITEM = 256
 SELECTION_K = 10
 RELEVANT_AT = 4.0
