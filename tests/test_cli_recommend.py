@@ -31,9 +31,10 @@ def last_json(text: str) -> dict:
 def test_recommend_for_a_known_user_prints_a_table_and_json(bundle, capsys):
     assert main(["recommend", str(bundle), "--user", "1", "-n", "5", "--json"]) == 0
     out = capsys.readouterr().out
-    assert "Top 5 for user 1 (known user, mf-bias)" in out
+    assert "Top 5 for user 1 (known user, mf-bias; ordered by predicted rating)" in out
     payload = last_json(out)
     assert payload["user_id"] == 1 and payload["strategy"] == "known user"
+    assert payload["scorer"] == "predicted rating"
     assert len(payload["items"]) == 5
     for item in payload["items"]:
         assert {"item_id", "title", "score"} <= item.keys()

@@ -96,9 +96,13 @@ def test_parallel_workers_give_the_same_scores_as_one_process(small):
 def test_ranking_against_popularity_on_u1(ml100k, data_dir):
     result = cross_validate(ml100k, "baseline", ["u1"], data_dir=data_dir, workers=1, ranking=10)
     ranking = result.folds[0].ranking
-    for who in ("model", "popularity"):
+    assert set(ranking) == {"model", "recommended", "ease", "popularity"}
+    for who in ranking:
         assert set(ranking[who]) >= {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"}
         assert ranking[who]["k"] == 10
+    # The recommended order (EASE pick score x predicted rating) beats EASE and popularity.
+    assert ranking["recommended"]["ndcg"] > ranking["ease"]["ndcg"] > 0.42
+    assert ranking["popularity"]["ndcg"] < 0.25
 
 
 @pytest.mark.realdata

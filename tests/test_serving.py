@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from embrec.bundle import load
 from embrec.cli import main
 from embrec.data.datasets import load_dataset
 from embrec.serving import Limits, create_app, open_store
@@ -168,6 +169,19 @@ def test_every_unmatched_title_is_named_with_its_closest_in_one_line(client):
                           ("Jurassic Pork", "Jurassic Park (1993)")]:
         assert f"no item titled {text!r}" in detail and closest in detail
     assert "fargo" not in detail
+
+
+def test_new_user_recommendations_take_filters(client, model_dir):
+    ratings = {str(STAR_WARS): 5, "The Empire Strikes Back": 5}
+    body = {"ratings": ratings, "n": 10, "min_ratings": 150, "exclude": ["genre:Drama"]}
+    answer = client.post("/recommendations", json=body).json()
+    assert answer["scorer"] == "predicted rating" and len(answer["items"]) == 10
+    model = load(model_dir)
+    items = model.item_ids.indices_of(ids(answer))
+    assert model.train.item_counts()[items].min() >= 150
+    assert not any("Drama" in model.train.item_info["genres"][i].split("|") for i in items)
+    wrong = client.post("/recommendations", json={"ratings": ratings, "include": ["genre:Opera"]})
+    assert wrong.status_code in (400, 404, 422) and "no item has genre" in wrong.text
 
 
 def test_no_ratings_at_all_is_the_labelled_cold_start_answer(client):

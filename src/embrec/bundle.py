@@ -7,7 +7,9 @@ A bundle is a folder with:
   scale, the data provenance (name, fingerprint, split, seed), history and metrics;
 * ``weights.safetensors``: the network's weights and the fallback biases;
 * ``train.safetensors``: the training ratings (for excluding seen items and as
-  the input rows of autoencoders).
+  the input rows of autoencoders);
+* ``ranker.safetensors`` (optional): the ranking model that orders top-N lists
+  (:mod:`embrec.models.rankers`), described under ``"ranker"`` in the manifest.
 
 No pickle anywhere. Saving builds the folder under a temporary name and renames
 it into place, so a crash leaves the old bundle intact. ``bundle.json`` records
@@ -41,12 +43,34 @@ from embrec.display import TableDisplay
 from embrec.errors import BundleError, ConfigError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
 from embrec.models.base import DataShape
+from embrec.models.rankers import Ranker, get_ranker
 from embrec.models.registry import ModelConfig, get_spec
 from embrec.predictor import Fallback, Predictor
 from embrec.training.history import History
 
 FORMAT_VERSION = 2
 FALLBACK_PREFIX = "fallback."
+RANKER_FILE = "ranker.safetensors"
+
+
+def load_ranker(model_dir: Path, meta: Any) -> Ranker | None:
+    """The bundle's ranking model, checked: a known name, finite arrays that fit its description."""
+    if not meta:
+        return None
+    path = model_dir / RANKER_FILE
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise BundleError(f"{model_dir / 'bundle.json'}: field ranker should be an object with a "
+                          "name; restore the bundle or retrain it")
+    arrays = {k: v.numpy() for k, v in load_tensors(path).items()}
+    for key, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise BundleError(f"{path}: tensor {key} holds non-finite values; retrain the bundle")
+    try:
+        return get_ranker(meta["name"]).load(arrays, meta)
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError, ConfigError) as error:
+        raise BundleError(f"{path}: does not match the ranker described in bundle.json "
+                          f"({type(error).__name__}: {error}); restore the bundle or retrain it"
+                          ) from None
 
 
 @dataclass
@@ -87,6 +111,7 @@ class TrainedModel(TableDisplay):
     history: History = field(default_factory=History)
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    ranker: Ranker | None = None
     _predictor: Predictor | None = field(default=None, repr=False)
 
     # -- identity -------------------------------------------------------------------
@@ -187,6 +212,9 @@ class TrainedModel(TableDisplay):
         def fill(tmp: Path) -> None:
             save_tensors(tmp / "weights.safetensors", weights)
             save_tensors(tmp / "train.safetensors", train_arrays)
+            if self.ranker is not None:
+                arrays = {k: torch.from_numpy(v) for k, v in self.ranker.to_arrays().items()}
+                save_tensors(tmp / RANKER_FILE, arrays)
             write_json_atomic(tmp / "bundle.json", self._manifest() | {"files": file_records(tmp)})
 
         replace_dir_atomic(model_dir, fill)
@@ -213,6 +241,7 @@ class TrainedModel(TableDisplay):
             "item_info": _frame_to_json(self.train.item_info),
             "metrics": self.metrics,
             "history": self.history.to_json(),
+            "ranker": None if self.ranker is None else self.ranker.describe(),
         }
 
     @classmethod
@@ -291,6 +320,7 @@ class TrainedModel(TableDisplay):
         module = spec.build(model_config, shape, False)
         module.load_state_dict(weights, strict=True)
         module.eval()
+        ranker = load_ranker(model_dir, manifest.get("ranker"))
         provenance = {
             k: v for k, v in data.items()
             if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean"}
@@ -306,6 +336,7 @@ class TrainedModel(TableDisplay):
             history=history,
             metrics=manifest.get("metrics", {}),
             provenance=provenance,
+            ranker=ranker,
         )
 
 

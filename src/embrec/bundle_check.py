@@ -41,6 +41,8 @@ MANIFEST_MAX_BYTES = 512 << 20
 TENSORS_MAX_BYTES = 64 << 30
 MAX_JSON_DEPTH = 32
 TENSOR_FILES = ("weights.safetensors", "train.safetensors")
+OPTIONAL_TENSOR_FILES = ("ranker.safetensors",)
+"""Tensor files a bundle may hold (the ranking model); recorded and checked when present."""
 HASH_BLOCK = 1 << 22
 
 
@@ -117,9 +119,10 @@ def sha256_of(path: Path) -> str:
 
 def file_records(folder: Path) -> dict[str, dict[str, Any]]:
     """``{name: {"sha256", "bytes"}}`` of the tensor files, for ``bundle.json["files"]``."""
+    names = TENSOR_FILES + tuple(n for n in OPTIONAL_TENSOR_FILES if (folder / n).exists())
     return {
         name: {"sha256": sha256_of(folder / name), "bytes": (folder / name).stat().st_size}
-        for name in TENSOR_FILES
+        for name in names
     }
 
 
@@ -129,7 +132,9 @@ def check_tensor_files(model_dir: Path, manifest: dict[str, Any], version: int) 
     records = manifest.get("files")
     if version >= 2 or records is not None:
         records = field(records, dict, manifest_path, "files")
-    for name in TENSOR_FILES:
+    optional = tuple(n for n in OPTIONAL_TENSOR_FILES
+                     if manifest.get("ranker") or (records is not None and n in records))
+    for name in TENSOR_FILES + optional:
         path = model_dir / name
         size = check_file(path, TENSORS_MAX_BYTES)
         if records is None:

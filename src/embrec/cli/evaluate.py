@@ -133,9 +133,9 @@ def _print_cv(console: Console, result: CVResult) -> None:
         for column in ("fold", "recommender", *metrics, "users"):
             table.add_column(column, justify="right")
         for fold in ranked:
-            for who in ("model", "popularity"):
-                values = fold.ranking[who]
-                table.add_row(fold.fold, result.model if who == "model" else "popularity",
+            for who, values in fold.ranking.items():
+                label = f"{result.model} (predicted rating)" if who == "model" else who
+                table.add_row(fold.fold, label,
                               *(_cell(values[m]) for m in metrics),
                               str(values["n_users_evaluated"]))
         console.print(table)
@@ -175,7 +175,8 @@ def cv_command(
     param: ParamOpt = None,
     workers: WorkersOpt = None,
     ranking: Annotated[
-        bool, typer.Option("--ranking", help="Add top-k metrics vs the popularity recommender.")
+        bool, typer.Option("--ranking", help="Add top-k metrics: the model by predicted rating, "
+                                       "the recommended order (EASE x rating), EASE, popularity.")
     ] = False,
     k: Annotated[int, typer.Option("--k", help="List length of the ranking metrics.")] = 10,
     threshold: Annotated[

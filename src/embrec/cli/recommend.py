@@ -82,10 +82,25 @@ def recommend_command(
     include_seen: Annotated[
         bool, typer.Option("--include-seen", help="Also list items the user already rated.")
     ] = False,
+    min_ratings: Annotated[
+        int, typer.Option("--min-ratings", help="Only items with at least N training ratings.",
+                          min=0)
+    ] = 0,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Only these items or genres (ITEM or genre:NAME; "
+                                       "repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Never these items or genres (ITEM or genre:NAME; "
+                                       "repeatable)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Top-N items for a known user (--user) or a new one given by ratings (--rate)."""
     from embrec.recommend import recommend, recommend_for_ratings
+    from embrec.recommend.filters import ItemFilter
 
     if (user is None) == (not rate):
         raise ConfigError(
@@ -93,13 +108,18 @@ def recommend_command(
             "for a new one"
         )
     model = _load(model_dir)
+    item_filter = ItemFilter.of(min_ratings, include, exclude)
     if user is not None:
-        result = recommend(model, user, n=n, exclude_seen=not include_seen)
-        heading = f"Top {len(result)} for user {result.user_id} ({result.strategy}, {model.name})"
+        result = recommend(model, user, n=n, exclude_seen=not include_seen,
+                           item_filter=item_filter)
+        heading = (f"Top {len(result)} for user {result.user_id} ({result.strategy}, "
+                   f"{model.name}; ordered by {result.scorer})")
     else:
         ratings = [parse_rating(text) for text in rate or []]
-        result = recommend_for_ratings(model, ratings, n=n, exclude_seen=not include_seen)
-        heading = f"Top {len(result)} for a new user, {len(ratings)} ratings ({result.strategy})"
+        result = recommend_for_ratings(model, ratings, n=n, exclude_seen=not include_seen,
+                                       item_filter=item_filter)
+        heading = (f"Top {len(result)} for a new user, {len(ratings)} ratings "
+                   f"({result.strategy}; ordered by {result.scorer})")
     print_recommendations(result, heading, Console())
     if json_out:
         print(json.dumps(result.to_json()))
@@ -215,7 +235,8 @@ def onboard_command(
         if answer is not None:
             ratings[item_id] = float(answer)
     result = recommend_for_ratings(model, ratings, n=n)
-    heading = f"Top {len(result)} from your {len(ratings)} ratings ({result.strategy})"
+    heading = (f"Top {len(result)} from your {len(ratings)} ratings ({result.strategy}; "
+               f"ordered by {result.scorer})")
     print_recommendations(result, heading, Console())
     if json_out:
         print(json.dumps(result.to_json()))

@@ -119,6 +119,17 @@ def print_split(ratings: Any, name: str, report: dict[str, Any]) -> None:
         )
 
 
+def describe_ranker(described: dict[str, Any]) -> str:
+    """One line on the ranking model a run stored beside the rating model."""
+    if "lambda" in described:
+        chosen = (f"lambda {described['lambda']:g} (carve-out NDCG@10 per lambda: "
+                  f"{described.get('selection')})")
+    else:
+        chosen = ", ".join(f"{k} {v}" for k, v in described.items() if k not in ("name",))
+    return (f"ranking model {described['name']}: {chosen}; top-N lists are ordered by its "
+            "pick score x the predicted rating")
+
+
 def check_data_options(
     dataset: str | None, split: str | None, train_file: Path | None, test_file: Path | None,
     with_store: Path | None,
@@ -190,6 +201,10 @@ def train_command(
                                           "SQLite file (`embrec serve --db`)."),
     ] = None,
     param: ParamOpt = None,
+    ranker: Annotated[
+        str, typer.Option("--ranker", help="Ranking model stored beside the rating model to "
+                                           "order top-N lists: ease, mult-dae or none.")
+    ] = "ease",
     json_out: JsonOpt = False,
     user_col: UserColOpt = None,
     item_col: ItemColOpt = None,
@@ -212,6 +227,10 @@ def train_command(
     chosen = None
     if preset is not None:
         chosen, model, solver = resolve_preset_option(preset, model, solver)
+    if ranker != "none":
+        from embrec.models.rankers import get_ranker
+
+        get_ranker(ranker)
     hyper = collect_hyperparameters(
         epochs=epochs, lr=lr, wd=wd, emb_l2=emb_l2, factors=factors, layers=layers,
         dropout=dropout, batch_size=batch_size, schedule=schedule, optimizer=optimizer,
@@ -262,7 +281,7 @@ def train_command(
     trained = fit(
         train_part, model, valid=test_part, solver=solver, verbose=True,
         checkpoint_dir=checkpoint, resume=resume, provenance=provenance,
-        distributed=context, **hyper,
+        distributed=context, ranker=None if ranker == "none" else ranker, **hyper,
     )
     if not main_rank:
         context.finish()
@@ -283,6 +302,7 @@ def train_command(
         "ratings_per_second": round(trained.history.ratings_per_second, 1),
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
+        "ranker": None if trained.ranker is None else trained.ranker.describe(),
     }
     if test_part is None:
         print(f"{trained.name} trained on {split_name}: no test ratings; saved to {out}")
@@ -294,6 +314,8 @@ def train_command(
         )
     if "test_fallback_ratings" in trained.metrics:
         summary.update({k: v for k, v in trained.metrics.items() if k.startswith("test_")})
+    if trained.ranker is not None:
+        print(describe_ranker(trained.ranker.describe()))
     if json_out:
         print(json.dumps(summary))
     if context is not None:
@@ -435,6 +457,11 @@ def models_command() -> None:
                      for k in settings]
             training.add_row(spec.name if solver == spec.solvers[0] else "", solver, *cells)
     console.print(training)
+    from embrec.models.rankers import RANKERS
+
+    for ranker in RANKERS.values():
+        print(f"ranking model {ranker.name} (embrec train --ranker {ranker.name}): "
+              f"{ranker.summary}")
 
 
 def register(app: typer.Typer) -> None:

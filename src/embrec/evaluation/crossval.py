@@ -67,7 +67,9 @@ class FoldResult:
         history: the epoch history (:meth:`History.to_json`): train loss and
             test-fold loss and RMSE per epoch.
         activity: RMSE per user-activity bucket (:func:`rmse_by_activity`) as records.
-        ranking: top-k metrics of the model and of the popularity recommender, or None.
+        ranking: top-k metrics of the model by predicted rating, the default
+            recommendation order, EASE and popularity
+            (:func:`~embrec.evaluation.topn.compare_rankings`), or None.
     """
 
     fold: str
@@ -97,7 +99,7 @@ class FoldResult:
 
 def run_fold(ratings: Ratings, split: Split, task: FoldTask) -> FoldResult:
     """Fit ``task.model`` on ``split.train`` and score it on ``split.test``."""
-    from embrec.evaluation.ranking import evaluate_ranking, popularity_scorer
+    from embrec.evaluation.topn import compare_rankings
     from embrec.training.fit import fit
 
     start = time.perf_counter()
@@ -113,15 +115,8 @@ def run_fold(ratings: Ratings, split: Split, task: FoldTask) -> FoldResult:
     )
     ranking = None
     if task.ranking_k is not None:
-        evaluate = {"k": task.ranking_k, "threshold": task.threshold}
-        ranking = {
-            "model": evaluate_ranking(
-                trained.predictor.score_users, split.train, split.test, **evaluate
-            ).to_dict(),
-            "popularity": evaluate_ranking(
-                popularity_scorer(split.train), split.train, split.test, **evaluate
-            ).to_dict(),
-        }
+        ranking = compare_rankings(trained, split.train, split.test, k=task.ranking_k,
+                                   threshold=task.threshold, seed=task.hyper.get("seed", 0))
     config = {**trained.model_config.model_dump(mode="json"), **trained.train_config,
               "solver": trained.solver}
     config.pop("threads", None)

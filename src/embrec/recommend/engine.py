@@ -7,10 +7,17 @@ recommendation goes through the same steps::
     query -> scores of every item -> history (and non-candidates) masked to -inf
           -> top-N by argpartition -> clipped predicted ratings, titles, explanations
 
-Only the scoring step differs: a known user is scored by the trained network
+The ranking key is the ranking model's pick score times the predicted rating when
+the bundle holds a ranking model, else the predicted rating
+(:mod:`embrec.recommend.ranking_scorer`); the list says which (``scorer``). The
+scores shown are always predicted ratings. Only the scoring step differs: a known
+user is scored by the trained network
 (``predictor.score_users``), a new user by folding their ratings into the frozen
 network (:mod:`embrec.recommend.foldin`), a user with no ratings by the cold-start
-rule (:mod:`embrec.recommend.coldstart`). Items without training ratings get the
+rule (:mod:`embrec.recommend.coldstart`); with a ranking model, a user with no
+ratings gets the average user's pick score (``p B`` for EASE, ``p_i`` the share of
+users who picked ``i``) times the average user's predicted rating: popular and
+well liked. Items without training ratings get the
 fallback baseline in every case (``μ + b_u + b_i``; for a new user
 ``b_u = Σ (r_i - μ - b_i) / (λ_u + k)``), as the predictor gives known users.
 
@@ -35,7 +42,9 @@ import numpy as np
 from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
 from embrec.recommend.coldstart import COLD_START, average_user_scores, popularity_bonus
+from embrec.recommend.filters import ItemFilter
 from embrec.recommend.foldin import FoldIn, make_fold_in
+from embrec.recommend.ranking_scorer import PREDICTED_RATING, pick_times_liking, scorer_name
 from embrec.recommend.result import Recommendations, plain
 from embrec.recommend.space import ItemSpace, item_space
 from embrec.recommend.titles import ItemNames
@@ -47,6 +56,7 @@ EXPLAIN_MIN_RATINGS = 5
 FALLBACK_REG_USER = 15.0
 """λ_u of the fallback baseline (``Fallback.fit``), for a new user's fallback bias."""
 CACHED_MODELS = 4
+COLD_START_RANKED = "cold-start: the average user's pick score x predicted rating"
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class Recommender:
         self._space: ItemSpace | None = None
         self._fold_in: FoldIn | None = None
         self._average: np.ndarray | None = None
+        self._average_pick: np.ndarray | None = None
 
     @property
     def space(self) -> ItemSpace:
@@ -164,17 +175,47 @@ class Recommender:
             items[position], values[position] = index, value
         return Query(None, items, values)
 
-    def candidate_mask(self, candidates: Iterable[Any] | None) -> np.ndarray | None:
-        if candidates is None:
-            return None
-        mask = np.zeros(self.model.train.n_items, dtype=bool)
-        mask[self.names.resolve_many(candidates)] = True
-        return mask
+    def candidate_mask(
+        self, candidates: Iterable[Any] | None, item_filter: ItemFilter | None = None
+    ) -> np.ndarray | None:
+        """Items a list may hold: ``candidates`` (all when None) that pass ``item_filter``."""
+        mask = None
+        if candidates is not None:
+            mask = np.zeros(self.model.train.n_items, dtype=bool)
+            mask[self.names.resolve_many(candidates)] = True
+        filtered = None if item_filter is None else item_filter.mask(self.model.train, self.names)
+        if filtered is None:
+            return mask
+        return filtered if mask is None else mask & filtered
 
     # -- scoring --------------------------------------------------------------------
 
-    def score(self, query: Query) -> tuple[np.ndarray, np.ndarray, str]:
-        """``(ranking key, predicted ratings, strategy)`` for every item; both unclipped."""
+    @property
+    def scorer(self) -> str:
+        """What orders the lists of users with ratings (``scorer`` of the results)."""
+        ranker = self.model.ranker
+        return scorer_name(None if ranker is None else ranker.name)
+
+    def score(self, query: Query) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """``(ranking key, predicted ratings, strategy, scorer)`` for every item.
+
+        The predicted ratings are unclipped; the key is the predicted rating, or
+        with a ranking model in the bundle the pick score times it.
+        """
+        rank, predicted, strategy = self.rating_scores(query)
+        ranker = self.model.ranker
+        if ranker is None:
+            return rank, predicted, strategy, PREDICTED_RATING if len(query.items) else strategy
+        if len(query.items) == 0:
+            if self._average_pick is None:
+                self._average_pick = ranker.average_user(self.model.train)
+            key = pick_times_liking(self._average_pick, predicted, self.model.scale)
+            return key, predicted, COLD_START_RANKED, COLD_START_RANKED
+        key = pick_times_liking(ranker.score_items(query.items), predicted, self.model.scale)
+        return key, predicted, strategy, self.scorer
+
+    def rating_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray, str]:
+        """``(ranking key, predicted ratings, strategy)`` of the rating model alone."""
         if query.user is not None:
             predicted = self.model.predictor.score_users(np.asarray([query.user]))[0]
             known = self.user_counts[query.user] > 0
@@ -198,13 +239,14 @@ class Recommender:
         exclude_seen: bool = True,
         candidates: Iterable[Any] | None = None,
         explain: bool = True,
+        item_filter: ItemFilter | None = None,
     ) -> Recommendations:
         """The top ``n`` items for ``query``, best first (see the module docstring)."""
-        rank, predicted, strategy = self.score(query)
+        rank, predicted, strategy, scorer = self.score(query)
         rank = np.array(rank, dtype=np.float64)
         if exclude_seen:
             rank[query.items] = -np.inf
-        mask = self.candidate_mask(candidates)
+        mask = self.candidate_mask(candidates, item_filter)
         if mask is not None:
             rank[~mask] = -np.inf
         best = top_n(rank[None, :], n)[0]
@@ -217,6 +259,7 @@ class Recommender:
             titles=[self.names.titles[i] for i in best],
             scores=self.model.scale.clip(np.asarray(predicted)[best]).astype(np.float32),
             strategy=strategy,
+            scorer=scorer,
             user_id=query.user_id,
             because=because,
             item_indices=best,

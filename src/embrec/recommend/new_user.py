@@ -13,6 +13,7 @@ from typing import Any
 
 from embrec.bundle import TrainedModel
 from embrec.recommend.engine import recommender_for
+from embrec.recommend.filters import ItemFilter
 from embrec.recommend.result import Recommendations
 
 
@@ -22,6 +23,7 @@ def recommend_for_ratings(
     n: int = 10,
     exclude_seen: bool = True,
     candidates: Iterable[Any] | None = None,
+    item_filter: ItemFilter | None = None,
 ) -> Recommendations:
     """Top-``n`` for a new user given as ``{item id or title: rating}``, with explanations.
 
@@ -32,4 +34,4 @@ def recommend_for_ratings(
     """
     recommender = recommender_for(model)
     query = recommender.ratings_query(ratings)
-    return recommender.recommend(query, n, exclude_seen, candidates)
+    return recommender.recommend(query, n, exclude_seen, candidates, item_filter=item_filter)

@@ -29,6 +29,8 @@ class Recommendations(TableDisplay):
             ``"fold-in: closed-form MAP on frozen item factors (mf-bias)"`` or
             ``"cold-start: average user + popularity"``.
         user_id: the raw id of a known user, None for a new one.
+        scorer: what ordered the list, e.g. ``"ease pick score x predicted
+            rating"`` or ``"predicted rating"`` (:mod:`embrec.recommend.ranking_scorer`).
         because: per item, the titles of the rated items most like it among those
             the user rated at or above their mean ("because you rated X highly").
         item_indices: the items' contiguous indices in the model.
@@ -39,6 +41,7 @@ class Recommendations(TableDisplay):
     scores: np.ndarray
     strategy: str
     user_id: Any | None = None
+    scorer: str = "predicted rating"
     because: list[list[str]] | None = None
     item_indices: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
@@ -82,6 +85,7 @@ class Recommendations(TableDisplay):
         return {
             "user_id": plain(self.user_id),
             "strategy": self.strategy,
+            "scorer": self.scorer,
             "items": self.to_records(),
         }
 
@@ -99,6 +103,7 @@ class RecommendationBatch(TableDisplay):
     scores: np.ndarray
     train: Ratings
     strategy: str = "known user"
+    scorer: str = "predicted rating"
 
     def __len__(self) -> int:
         return len(self.user_ids)
@@ -138,6 +143,7 @@ class RecommendationBatch(TableDisplay):
             titles=self.train.titles(indices),
             scores=self.scores[row][valid],
             strategy=self.strategy,
+            scorer=self.scorer,
             user_id=self.user_ids[row],
             item_indices=indices,
         )

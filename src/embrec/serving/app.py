@@ -51,6 +51,7 @@ from starlette.exceptions import HTTPException
 from embrec import __version__
 from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError
+from embrec.recommend.filters import ItemFilter
 from embrec.serving import schemas
 from embrec.serving.docs import app_with_offline_docs
 from embrec.serving.middleware import BodyLimit, SecurityHeaders, TokenGate, bearer_matches
@@ -293,8 +294,11 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
         """Top-``n`` for a new user from their ratings, with "because you rated" lines.
 
         No ratings at all gives the cold-start answer (``strategy`` says so).
+        ``min_ratings``, ``include`` and ``exclude`` filter the items (genres as
+        ``genre:NAME``).
         """
-        return service.recommend_ratings(body.ratings, body.n)
+        item_filter = ItemFilter.of(body.min_ratings, body.include, body.exclude)
+        return service.recommend_ratings(body.ratings, body.n, item_filter)
 
     @app.post("/users/{user_id}/ratings", response_model=schemas.Stored, tags=["ratings"],
               **private)

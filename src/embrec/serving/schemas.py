@@ -98,6 +98,12 @@ class PredictRequest(Request):
 class RecommendRequest(Request):
     ratings: RatingsByItem = Field(default_factory=dict)
     n: Annotated[int, Field(ge=1, le=MAX_N)] = 10
+    min_ratings: Annotated[int, Field(ge=0, description="Only items with at least this many "
+                                                       "training ratings.")] = 0
+    include: Annotated[list[RawId], Field(max_length=MAX_N * 100, description=(
+        "Only these items (ids or titles) or genres ('genre:Comedy')."))] = []
+    exclude: Annotated[list[RawId], Field(max_length=MAX_N * 100, description=(
+        "Never these items (ids or titles) or genres ('genre:Horror')."))] = []
 
 
 class StoreRatingsRequest(Request):
@@ -176,6 +182,8 @@ class MatchedRating(BaseModel):
 class Recommendations(BaseModel):
     user_id: int | str | None
     strategy: str = Field(description="How the list was made: known user, fold-in or cold start.")
+    scorer: str = Field("predicted rating", description="What ordered the list, e.g. "
+                        "'ease pick score x predicted rating' or 'predicted rating'.")
     n_ratings_used: int
     items: list[RecommendedItem]
     matched: list[MatchedRating] = Field(

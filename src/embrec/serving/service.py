@@ -33,6 +33,7 @@ from embrec import __version__
 from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError, ModelError
 from embrec.recommend import Query, recommend, recommender_for, similar_items
+from embrec.recommend.filters import ItemFilter
 from embrec.recommend.result import Recommendations, plain
 from embrec.serving.catalogue import Catalogue
 from embrec.serving.schemas import Limits
@@ -287,11 +288,13 @@ class Service:
         used = int(self._history.indptr[index + 1] - self._history.indptr[index])
         return self._recommendations(found, used)
 
-    def recommend_ratings(self, ratings: Mapping[str, float], n: int) -> dict[str, Any]:
+    def recommend_ratings(
+        self, ratings: Mapping[str, float], n: int, item_filter: ItemFilter | None = None
+    ) -> dict[str, Any]:
         """Top-``n`` for a new user's ``{id or title: rating}``, echoing what each input matched."""
         query, matched = self.match_ratings(ratings)
         with self._lock:
-            found = self.recommender.recommend(query, n)
+            found = self.recommender.recommend(query, n, item_filter=item_filter)
         return self._recommendations(found, len(query.items), matched)
 
     @staticmethod

@@ -28,6 +28,7 @@ from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError
 from embrec.models.baseline import solve_biases
+from embrec.models.rankers import fit_ranker
 from embrec.models.registry import ModelConfig, ModelSpec, get_spec
 from embrec.predictor import Fallback
 from embrec.presets import apply_preset, get_preset
@@ -91,6 +92,7 @@ def fit(
     provenance: dict[str, Any] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     distributed: Distributed | None = None,
+    ranker: str | None = None,
     **hyperparameters: Any,
 ) -> TrainedModel:
     """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
@@ -107,6 +109,10 @@ def fit(
     index by index; its users and items that ``train`` lacks get the fallback
     prediction and are counted in ``metrics`` (``test_unknown_users``,
     ``test_unknown_items``, ``test_fallback_ratings``...).
+
+    ``ranker`` (e.g. ``"ease"``, :mod:`embrec.models.rankers`) also fits a ranking
+    model on the same ratings; the bundle then orders top-N lists with it.
+
     Early stopping, when ``patience`` and ``valid_fraction`` are set, monitors a
     part carved from ``train``, never ``valid``. With ``distributed`` (from
     :func:`~embrec.training.distributed.init_distributed`) this process trains
@@ -151,6 +157,8 @@ def fit(
         history=history,
         provenance={"fingerprint": train.fingerprint(), "seed": config.seed, **(provenance or {})},
     )
+    if ranker is not None:
+        trained.ranker = fit_ranker(fit_part, ranker, seed=config.seed)
     if valid is not None:
         result = evaluate(trained.predictor, valid)
         trained.metrics = {"valid_rmse": result.rmse, "valid_mae": result.mae,
