@@ -28,7 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES: tuple[str, ...] = ("data", "train", "evaluate", "serve", "recommend", "files")
+COMMAND_MODULES: tuple[str, ...] = (
+    "data", "train", "models", "evaluate", "serve", "recommend", "files",
+)
 
 
 def _register_commands() -> None:

@@ -8,9 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from embrec.cli.files import read_train_test
 from embrec.cli.options import (
@@ -213,8 +210,7 @@ def train_command(
     sep: SepOpt = None,
     scale: ScaleOpt = None,
 ) -> None:
-    """Train a model on a split of a dataset (or on --train FILE, tested on --test FILE),
-    print the epoch table, save the bundle."""
+    """Train a model on a dataset's split or on your own --train/--test files; save the bundle."""
     from embrec.training.fit import fit
 
     check_data_options(dataset, split, train_file, test_file, with_store)
@@ -394,77 +390,6 @@ def lr_find_command(
         print(json.dumps({**advice.to_json(), "plot": str(plot)}))
 
 
-TRAINING_SETTINGS: dict[str, tuple[str, ...]] = {
-    "torch": ("epochs", "lr", "optimizer", "schedule", "batch_size", "weight_decay", "emb_l2"),
-    "sgd": ("epochs", "lr", "schedule", "emb_l2"),
-    "als": ("epochs", "emb_l2"),
-    "gibbs": ("epochs",),
-}
-"""The training settings each solver reads (the rest of ``TrainConfig`` it ignores)."""
-
-SETTING_HEADERS = {"batch_size": "batch", "weight_decay": "wd", "optimizer": "optim"}
-
-
-def training_defaults(spec: Any, solver: str) -> dict[str, Any]:
-    """What ``embrec train --model NAME --solver SOLVER`` trains with when no flag is given.
-
-    The settings ``solver`` reads, from the model's training defaults, then the
-    solver's defaults for that model, then ``TrainConfig``'s. Empty when neither
-    the model nor the solver sets any: the fit is then configured by the
-    model's hyperparameters alone (the closed-form baseline).
-    """
-    from embrec.training.fit import SOLVER_DEFAULTS, split_hyperparameters
-
-    own = {**spec.train_defaults, **SOLVER_DEFAULTS.get(solver, {}).get(spec.name, {})}
-    if not own:
-        return {}
-    _, config = split_hyperparameters(spec, {}, solver)
-    return {key: getattr(config, key) for key in TRAINING_SETTINGS.get(solver, ())}
-
-
-def _setting(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def models_command() -> None:
-    """List the models: hyperparameters, solvers, and the training defaults of each solver."""
-    from embrec.models.registry import MODELS
-
-    console = Console()
-    table = Table(title="embrec models")
-    for column in ("name", "what it is", "hyperparameters (defaults)", "solvers"):
-        table.add_column(column)
-    for spec in MODELS.values():
-        defaults = ", ".join(
-            f"{k}={v.default}" for k, v in spec.config_cls.model_fields.items()
-        )
-        table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers))
-    console.print(table)
-
-    settings = TRAINING_SETTINGS["torch"]
-    training = Table(
-        title="training defaults (the first solver is the default; flags override)",
-        caption="blank: the solver does not use it; -: set by the hyperparameters alone",
-        box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0),
-    )
-    for column in ("model", "solver", *(SETTING_HEADERS.get(k, k) for k in settings)):
-        training.add_column(column, no_wrap=True,
-                            justify="left" if column in ("model", "solver") else "right")
-    for spec in MODELS.values():
-        for solver in spec.solvers:
-            values = training_defaults(spec, solver)
-            cells = [_setting(values[k]) if k in values else ("-" if not values else "")
-                     for k in settings]
-            training.add_row(spec.name if solver == spec.solvers[0] else "", solver, *cells)
-    console.print(training)
-    from embrec.models.rankers import RANKERS
-
-    for ranker in RANKERS.values():
-        print(f"ranking model {ranker.name} (embrec train --ranker {ranker.name}): "
-              f"{ranker.summary}")
-
-
 def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
     app.command("lr-find")(lr_find_command)
-    app.command("models")(models_command)
