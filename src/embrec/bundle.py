@@ -37,8 +37,9 @@ from embrec.bundle_check import (
 )
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
+from embrec.data.transform import RatingTransform
 from embrec.display import TableDisplay
-from embrec.errors import BundleError, ConfigError, ModelError
+from embrec.errors import BundleError, ConfigError, DataError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
 from embrec.models.base import DataShape
 from embrec.models.registry import ModelConfig, get_spec
@@ -87,6 +88,7 @@ class TrainedModel(TableDisplay):
     history: History = field(default_factory=History)
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    transform: RatingTransform = field(default_factory=RatingTransform)
     _predictor: Predictor | None = field(default=None, repr=False)
 
     # -- identity -------------------------------------------------------------------
@@ -106,8 +108,15 @@ class TrainedModel(TableDisplay):
     @property
     def predictor(self) -> Predictor:
         if self._predictor is None:
-            self._predictor = Predictor(self.module, self.train, self.fallback, self.scale)
+            self._predictor = Predictor(
+                self.module, self.train, self.fallback, self.scale, self.transform
+            )
         return self._predictor
+
+    @property
+    def reference_train(self) -> Ratings:
+        """The training ratings as the network saw them: on the reference scale of ``transform``."""
+        return self.transform.forward_ratings(self.train)
 
     def titles(self, item_indices: np.ndarray) -> list[str]:
         return self.train.titles(item_indices)
@@ -206,6 +215,7 @@ class TrainedModel(TableDisplay):
                 "n_train_ratings": len(self.train),
                 "scale": self.scale.to_json(),
                 "global_mean": self.fallback.global_mean,
+                "transform": self.transform.to_json(),
                 **self.provenance,
             },
             "user_ids": self.user_ids.to_json(),
@@ -279,7 +289,13 @@ class TrainedModel(TableDisplay):
             item_info=_frame_from_json(manifest.get("item_info")),
             name=data.get("name", "ratings"),
         )
-        shape = shape_of(train, float(data["global_mean"]))
+        try:
+            transform = RatingTransform.from_json(data.get("transform"), "data.transform")
+        except DataError as error:
+            raise BundleError(f"{manifest_path}: {error}; retrain it") from None
+        shape = shape_of(
+            transform.forward_ratings(train), float(transform.forward(float(data["global_mean"])))
+        )
         with torch.device("meta"):
             expected = spec.build(model_config, shape, False).state_dict()
         check_weights(weights, expected | fallback_shapes, model_dir / "weights.safetensors")
@@ -293,7 +309,8 @@ class TrainedModel(TableDisplay):
         module.eval()
         provenance = {
             k: v for k, v in data.items()
-            if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean"}
+            if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean",
+                         "transform"}
         }
         return cls(
             name=spec.name,
@@ -306,6 +323,7 @@ class TrainedModel(TableDisplay):
             history=history,
             metrics=manifest.get("metrics", {}),
             provenance=provenance,
+            transform=transform,
         )
 
 

@@ -26,6 +26,8 @@ import torch
 from embrec.bundle import TrainedModel, shape_of
 from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
+from embrec.data.sufficiency import require_enough
+from embrec.data.transform import RatingTransform
 from embrec.errors import ConfigError
 from embrec.models.baseline import solve_biases
 from embrec.models.registry import ModelConfig, ModelSpec, get_spec
@@ -132,11 +134,17 @@ def fit(
     if alignment is not None:
         valid = alignment.ratings
     fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)
-    fallback = Fallback.fit(fit_part)
+    require_enough(fit_part, valid)
+    transform = RatingTransform.for_scale(train.scale)
+    if verbose and not transform.identity:
+        print(f"rating scale {train.scale.low:g}..{train.scale.high:g}: {transform.describe()}")
+    reference = transform.forward_ratings(fit_part)
+    fallback = Fallback.fit(reference)
     fitter = SOLVERS[solver] if distributed is None else distributed.fitter(solver)
     module, history, model_config = fitter(
-        spec, model_config, config, fit_part, fallback,
-        valid=valid, monitor=monitor, verbose=verbose,
+        spec, model_config, config, reference, fallback,
+        valid=transform.forward_ratings(valid), monitor=transform.forward_ratings(monitor),
+        verbose=verbose,
         checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
         resume=resume, on_epoch=on_epoch,
     )
@@ -145,11 +153,12 @@ def fit(
         model_config=model_config,
         module=module,
         train=fit_part,
-        fallback=fallback,
+        fallback=transform.inverse_fallback(fallback),
         train_config=config.model_dump(),
         solver=solver,
-        history=history,
+        history=history.in_rating_units(transform.factor),
         provenance={"fingerprint": train.fingerprint(), "seed": config.seed, **(provenance or {})},
+        transform=transform,
     )
     if valid is not None:
         result = evaluate(trained.predictor, valid)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
 import pandas as pd
@@ -53,6 +53,28 @@ class History:
             payload.get("best_epoch"),
             payload.get("stopped", "completed"),
         )
+
+    def in_rating_units(self, factor: float) -> History:
+        """The history with RMSEs times ``factor`` and (squared-error) losses times ``factor²``.
+
+        Training on a rating scale mapped onto the reference range (see
+        :mod:`embrec.data.transform`) records reference units; ``factor`` is
+        the transform's. A factor of 1 returns the history itself.
+        """
+        if factor == 1.0:
+            return self
+
+        def times(value: float | None, by: float) -> float | None:
+            return None if value is None else value * by
+
+        epochs = [
+            replace(e, train_loss=e.train_loss * factor**2,
+                    valid_loss=times(e.valid_loss, factor**2),
+                    valid_rmse=times(e.valid_rmse, factor),
+                    monitor_rmse=times(e.monitor_rmse, factor))
+            for e in self.epochs
+        ]
+        return History(epochs, self.best_epoch, self.stopped)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per epoch, indexed by epoch (the columns of :class:`EpochRecord`)."""
