@@ -29,7 +29,7 @@ QUICK = {
     "embnet": {"epochs": 2},
     "autorec": {"epochs": 4},
     "deep-ae": {"epochs": 4},
-    "bfm": {"epochs": 30},
+    "bfm": {"epochs": 30, "burn_in": 10},
 }
 SLOW = {"bfm", "embnet", "autorec", "deep-ae"}
 MAPPINGS = {"x20": (20.0, 0.0), "x25-24": (25.0, -24.0)}
