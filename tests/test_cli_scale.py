@@ -46,6 +46,12 @@ def test_mf_bias_trains_on_a_1_to_100_file_and_says_the_inferred_scale(
     assert "nan" not in stdout.lower()
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert 20 * 0.85 < summary["valid_rmse"] < 20 * 1.0
+    # The epoch table is in rating units too: its last valid_rmse is the test RMSE.
+    lines = stdout.splitlines()
+    header = next(line.split() for line in lines if line.split()[:1] == ["epoch"])
+    last = next(line.split() for line in reversed(lines) if line.split()[:1] == ["3"])
+    assert float(last[header.index("valid_rmse")]) == pytest.approx(summary["valid_rmse"],
+                                                                     rel=1e-4)
 
 
 def test_a_stray_low_rating_widens_the_inferred_scale_and_says_so(tmp_path, capsys):

@@ -36,7 +36,13 @@ from embrec.presets import apply_preset, get_preset
 from embrec.solvers.factorization import fit_als, fit_sgd
 from embrec.solvers.gibbs import fit_gibbs
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
-from embrec.training.history import EpochRecord, EpochTable, History
+from embrec.training.history import (
+    RATING_UNITS,
+    EpochRecord,
+    EpochTable,
+    History,
+    record_in_units,
+)
 from embrec.training.loop import Trainer, evaluate
 from embrec.training.optim import SPARSE_OPTIMIZERS
 from embrec.training.threads import configure_threads
@@ -113,6 +119,13 @@ def fit(
     part carved from ``train``, never ``valid``. With ``distributed`` (from
     :func:`~embrec.training.distributed.init_distributed`) this process trains
     its rank's shard under DDP; ``batch_size`` stays the effective batch.
+
+    Ratings on a scale far from 1..5 (1..100, -10..10, 0..1) are mapped onto
+    1..5 where training starts, so every model's defaults hold, and mapped back
+    in predictions; ``trained.transform`` records the map (see
+    :mod:`embrec.data.transform`), the epoch table and history are in rating
+    units. Fewer than two training ratings, or an empty ``valid``, is a
+    :class:`~embrec.errors.DataError` saying how much is needed.
     """
     if preset is not None:
         model, solver, hyperparameters, provenance = with_preset(
@@ -141,13 +154,23 @@ def fit(
     reference = transform.forward_ratings(fit_part)
     fallback = Fallback.fit(reference)
     fitter = SOLVERS[solver] if distributed is None else distributed.fitter(solver)
-    module, history, model_config = fitter(
-        spec, model_config, config, reference, fallback,
-        valid=transform.forward_ratings(valid), monitor=transform.forward_ratings(monitor),
-        verbose=verbose,
-        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
-        resume=resume, on_epoch=on_epoch,
-    )
+    if on_epoch is not None and not transform.identity:
+        report = on_epoch
+
+        def on_epoch(record: EpochRecord) -> None:
+            report(record_in_units(record, transform.factor))
+
+    units = RATING_UNITS.set(transform.factor)
+    try:
+        module, history, model_config = fitter(
+            spec, model_config, config, reference, fallback,
+            valid=transform.forward_ratings(valid), monitor=transform.forward_ratings(monitor),
+            verbose=verbose,
+            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+            resume=resume, on_epoch=on_epoch,
+        )
+    finally:
+        RATING_UNITS.reset(units)
     trained = TrainedModel(
         name=spec.name,
         model_config=model_config,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
@@ -63,17 +64,7 @@ class History:
         """
         if factor == 1.0:
             return self
-
-        def times(value: float | None, by: float) -> float | None:
-            return None if value is None else value * by
-
-        epochs = [
-            replace(e, train_loss=e.train_loss * factor**2,
-                    valid_loss=times(e.valid_loss, factor**2),
-                    valid_rmse=times(e.valid_rmse, factor),
-                    monitor_rmse=times(e.monitor_rmse, factor))
-            for e in self.epochs
-        ]
+        epochs = [record_in_units(e, factor) for e in self.epochs]
         return History(epochs, self.best_epoch, self.stopped)
 
     def to_pandas(self) -> pd.DataFrame:
@@ -91,6 +82,24 @@ class History:
         """Median training throughput over the epochs."""
         rates = sorted(e.ratings_per_second for e in self.epochs)
         return rates[len(rates) // 2] if rates else 0.0
+
+
+RATING_UNITS: ContextVar[float] = ContextVar("rating_units", default=1.0)
+"""Rating units per training unit while a fit trains on a mapped scale; tables print ratings."""
+
+
+def record_in_units(record: EpochRecord, factor: float) -> EpochRecord:
+    """``record`` with RMSEs times ``factor`` and squared-error losses times ``factor²``."""
+    if factor == 1.0:
+        return record
+
+    def times(value: float | None, by: float) -> float | None:
+        return None if value is None else value * by
+
+    return replace(record, train_loss=record.train_loss * factor**2,
+                   valid_loss=times(record.valid_loss, factor**2),
+                   valid_rmse=times(record.valid_rmse, factor),
+                   monitor_rmse=times(record.monitor_rmse, factor))
 
 
 def _cell(value: float | None, digits: int = 6) -> str:
@@ -161,6 +170,7 @@ class EpochTable:
     ) -> None:
         self.stream = stream or sys.stdout
         self.enabled = enabled
+        self.units = RATING_UNITS.get()
         self.columns: tuple[str, ...] | None = None
         self.notebook = (
             NotebookProgress(list(self.CELLS), epochs)
@@ -194,8 +204,10 @@ class EpochTable:
                 notebook.progress(done, total, f"epoch {epoch}: batch {done}/{total}")
 
     def row(self, record: EpochRecord) -> None:
+        """Print ``record`` (in rating units: see :data:`RATING_UNITS`)."""
         if not self.enabled:
             return
+        record = record_in_units(record, self.units)
         if self.columns is None:
             self.columns = self.columns_for(record)
             if self.notebook is not None:
