@@ -108,8 +108,9 @@ def test_odd_scales_train_without_nan_and_predict_on_their_scale(u1, low, high):
     assert predicted.min() >= low and predicted.max() <= high
 
 
-def test_a_scaled_bundle_and_fold_in_keep_the_scale(u1, tmp_path):
-    trained = fit(mapped(u1.train, 20.0, 0.0), "mf-bias", epochs=2, verbose=False)
+@pytest.mark.parametrize("model", ["mf-bias", "autorec", "baseline"])
+def test_a_scaled_bundle_and_fold_in_keep_the_scale(u1, tmp_path, model):
+    trained = fit(mapped(u1.train, 20.0, 0.0), model, epochs=2, verbose=False)
     assert trained.transform.factor == pytest.approx(20.0)
     assert trained.fallback.global_mean == pytest.approx(20 * u1.train.values.mean(), rel=1e-4)
     users, items = u1.test.users[:200], u1.test.items[:200]
