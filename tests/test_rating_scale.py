@@ -126,3 +126,12 @@ def test_a_scaled_bundle_and_fold_in_keep_the_scale(u1, tmp_path, model):
     known = reloaded.predictor.score_users(np.array([0]))[0]
     assert 20 < np.median(scores) < 100
     assert np.corrcoef(scores, known)[0, 1] > 0.9
+
+
+def test_lr_find_advises_the_same_rate_on_1_to_100(u1):
+    from embrec.training.lr_find import lr_find
+
+    stars = lr_find(u1.train, "mf-bias", steps=60)
+    scaled = lr_find(mapped(u1.train, 20.0, 0.0), "mf-bias", steps=60)
+    assert np.all(np.isfinite(scaled.losses[:30]))
+    assert scaled.suggestion == pytest.approx(stars.suggestion, rel=0.05)
