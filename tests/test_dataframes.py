@@ -13,9 +13,9 @@ from embrec.data.ratings import InferredScaleWarning, Ratings
 from embrec.errors import DataError
 
 
-@pytest.fixture(scope="module")
-def latest_small(data_dir) -> pd.DataFrame:
-    return pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv")
+@pytest.fixture
+def latest_small(data_dir_with) -> pd.DataFrame:
+    return pd.read_csv(data_dir_with("ml-latest-small") / "ml-latest-small" / "ratings.csv")
 
 
 def test_from_raw_says_when_it_takes_the_scale_from_four_ratings():

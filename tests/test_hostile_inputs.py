@@ -300,6 +300,9 @@ DAMAGES = {
     "a non-finite rating scale": (
         lambda f: edit_manifest(f, lambda m: m["data"]["scale"].update(high=float("inf"))),
         "bundle.json: field data.scale.high is inf, should be a finite number"),
+    "a negative rating transform": (
+        lambda f: edit_manifest(f, lambda m: m["data"].update(transform={"low": 1, "slope": -2})),
+        "bundle.json: field data.transform: low and slope must be finite, slope positive"),
     "a missing checksum record": (
         lambda f: edit_manifest(f, lambda m: m.pop("files")),
         "field files should be an object, found null"),

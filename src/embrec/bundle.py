@@ -39,8 +39,9 @@ from embrec.bundle_check import (
 )
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
+from embrec.data.transform import RatingTransform
 from embrec.display import TableDisplay
-from embrec.errors import BundleError, ConfigError, ModelError
+from embrec.errors import BundleError, ConfigError, DataError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
 from embrec.models.base import DataShape
 from embrec.models.rankers import Ranker, get_ranker
@@ -112,6 +113,7 @@ class TrainedModel(TableDisplay):
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     ranker: Ranker | None = None
+    transform: RatingTransform = field(default_factory=RatingTransform)
     _predictor: Predictor | None = field(default=None, repr=False)
 
     # -- identity -------------------------------------------------------------------
@@ -131,8 +133,15 @@ class TrainedModel(TableDisplay):
     @property
     def predictor(self) -> Predictor:
         if self._predictor is None:
-            self._predictor = Predictor(self.module, self.train, self.fallback, self.scale)
+            self._predictor = Predictor(
+                self.module, self.train, self.fallback, self.scale, self.transform
+            )
         return self._predictor
+
+    @property
+    def reference_train(self) -> Ratings:
+        """The training ratings as the network saw them: on the reference scale of ``transform``."""
+        return self.transform.forward_ratings(self.train)
 
     def titles(self, item_indices: np.ndarray) -> list[str]:
         return self.train.titles(item_indices)
@@ -234,6 +243,7 @@ class TrainedModel(TableDisplay):
                 "n_train_ratings": len(self.train),
                 "scale": self.scale.to_json(),
                 "global_mean": self.fallback.global_mean,
+                "transform": self.transform.to_json(),
                 **self.provenance,
             },
             "user_ids": self.user_ids.to_json(),
@@ -308,7 +318,13 @@ class TrainedModel(TableDisplay):
             item_info=_frame_from_json(manifest.get("item_info")),
             name=data.get("name", "ratings"),
         )
-        shape = shape_of(train, float(data["global_mean"]))
+        try:
+            transform = RatingTransform.from_json(data.get("transform"), "data.transform")
+        except DataError as error:
+            raise BundleError(f"{manifest_path}: {error}; retrain it") from None
+        shape = shape_of(
+            transform.forward_ratings(train), float(transform.forward(float(data["global_mean"])))
+        )
         with torch.device("meta"):
             expected = spec.build(model_config, shape, False).state_dict()
         check_weights(weights, expected | fallback_shapes, model_dir / "weights.safetensors")
@@ -323,7 +339,8 @@ class TrainedModel(TableDisplay):
         ranker = load_ranker(model_dir, manifest.get("ranker"))
         provenance = {
             k: v for k, v in data.items()
-            if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean"}
+            if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean",
+                         "transform"}
         }
         return cls(
             name=spec.name,
@@ -337,6 +354,7 @@ class TrainedModel(TableDisplay):
             metrics=manifest.get("metrics", {}),
             provenance=provenance,
             ranker=ranker,
+            transform=transform,
         )
 
 

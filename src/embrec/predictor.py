@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from embrec.data.ratings import Ratings, RatingScale
+from embrec.data.transform import RatingTransform
 from embrec.models.baseline import solve_biases
 
 PREDICT_CHUNK = 1 << 16
@@ -43,21 +44,39 @@ class Fallback:
 
 
 class Predictor:
-    """Predicts ratings for index pairs from a network and the data it was trained on."""
+    """Predicts ratings for index pairs from a network and the data it was trained on.
+
+    ``train`` and ``fallback`` are in rating units; the network works on the
+    reference scale of ``transform`` (see :mod:`embrec.data.transform`): its
+    input rows are mapped forward and its outputs mapped back.
+    """
 
     def __init__(
-        self, module: torch.nn.Module, train: Ratings, fallback: Fallback, scale: RatingScale
+        self,
+        module: torch.nn.Module,
+        train: Ratings,
+        fallback: Fallback,
+        scale: RatingScale,
+        transform: RatingTransform | None = None,
     ) -> None:
         self.module = module
         self.train = train
         self.fallback = fallback
         self.scale = scale
+        self.transform = transform or RatingTransform()
         self.user_counts = train.user_counts()
         self.item_counts = train.item_counts()
         self._row_outputs: dict[str, torch.Tensor] = {}
         self._input_rows = None
         if module.view == "rows":
-            self._input_rows = train.to_csr(by=module.orientation)
+            model_train = self.transform.forward_ratings(train)
+            self._input_rows = model_train.to_csr(by=module.orientation)
+
+    def _to_ratings(self, outputs: np.ndarray) -> np.ndarray:
+        """Network outputs in rating units (unchanged for the identity transform)."""
+        if self.transform.identity:
+            return outputs
+        return np.asarray(self.transform.inverse(outputs), dtype=np.float32)
 
     @property
     def n_items(self) -> int:
@@ -83,7 +102,7 @@ class Predictor:
             was_training = self.module.training
             self.module.eval()
             try:
-                result[where] = self._network_predict(users[where], items[where])
+                result[where] = self._to_ratings(self._network_predict(users[where], items[where]))
             finally:
                 self.module.train(was_training)
         if clip:
@@ -119,7 +138,7 @@ class Predictor:
         was_training = self.module.training
         self.module.eval()
         try:
-            scores = self._network_scores(users)
+            scores = self._to_ratings(self._network_scores(users))
         finally:
             self.module.train(was_training)
         cold_items = self.item_counts == 0

@@ -59,6 +59,7 @@ import torch
 from scipy.special import expit
 
 from embrec.bundle import TrainedModel
+from embrec.data.transform import RatingTransform
 from embrec.errors import ModelError
 from embrec.recommend.space import item_codes
 
@@ -77,13 +78,17 @@ class FoldIn:
 
 
 def training_noise(model: TrainedModel, seed: int = 0) -> float:
-    """σ²: the mean squared error of the raw predictions on (a sample of) the training set."""
+    """σ²: the mean squared error of the raw predictions on (a sample of) the training set.
+
+    In the network's units: the reference scale of the model's rating transform.
+    """
     train = model.train
     rows = np.arange(len(train))
     if len(rows) > NOISE_SAMPLE:
         rows = np.random.default_rng(seed).choice(rows, NOISE_SAMPLE, replace=False)
     raw, _ = model.predictor.predict(train.users[rows], train.items[rows], clip=False)
-    return float(np.mean((raw.astype(np.float64) - train.values[rows]) ** 2)) or 1.0
+    mse = float(np.mean((raw.astype(np.float64) - train.values[rows]) ** 2))
+    return mse / model.transform.factor**2 or 1.0
 
 
 def population_prior(model: TrainedModel, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,8 +225,35 @@ class RowFoldIn(FoldIn):
         return self.module(row)[0].numpy()
 
 
+class RescaledFoldIn(FoldIn):
+    """A fold-in of a network trained on the reference scale: ratings in, scores out, mapped."""
+
+    def __init__(self, inner: FoldIn, transform: RatingTransform) -> None:
+        self.inner = inner
+        self.transform = transform
+        self.description = inner.description
+
+    def scores(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        reference = np.asarray(self.transform.forward(np.asarray(values, dtype=np.float64)))
+        scores = self.inner.scores(items, reference.astype(np.float32))
+        return np.asarray(self.transform.inverse(scores), dtype=np.float32)
+
+
 def make_fold_in(model: TrainedModel) -> FoldIn:
-    """The fold-in that fits ``model``'s network (see the module docstring)."""
+    """The fold-in that fits ``model``'s network (see the module docstring).
+
+    A network trained on ratings mapped onto the reference scale (see
+    :mod:`embrec.data.transform`) folds in the mapped ratings; its scores are
+    mapped back.
+    """
+    inner = network_fold_in(model)
+    if model.transform.identity:
+        return inner
+    return RescaledFoldIn(inner, model.transform)
+
+
+def network_fold_in(model: TrainedModel) -> FoldIn:
+    """The fold-in of ``model``'s network, in the network's own units."""
     module = model.module
     if model.name == "bfm":
         from embrec.models.bfm import BFMFoldIn

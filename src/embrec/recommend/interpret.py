@@ -73,6 +73,8 @@ def item_biases(model: TrainedModel, n: int = 10, min_ratings: int = 20) -> Item
         source = f"learned item biases of {model.name}"
         if getattr(module, "y_range", None) is not None:
             source += " (logit units, before the sigmoid)"
+        else:
+            bias = bias * model.transform.factor  # trained on the reference scale: map back
     else:
         bias = model.fallback.item_bias.astype(np.float64)
         source = (f"fallback baseline item biases (mu + b_u + b_i, in stars): "

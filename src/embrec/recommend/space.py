@@ -77,7 +77,7 @@ class ItemSpace:
 def item_codes(model: TrainedModel) -> np.ndarray:
     """Hidden codes ``σ(V r_i + b)`` of every item row of an item-based AutoRec ``(n_items, k)``."""
     module = model.module
-    rows = model.train.to_csr(by="item")
+    rows = model.reference_train.to_csr(by="item")
     out = np.empty((model.train.n_items, module.encoder.out_features), dtype=np.float32)
     chunk = 512
     for start in range(0, rows.shape[0], chunk):

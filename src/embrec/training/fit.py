@@ -26,6 +26,8 @@ import torch
 from embrec.bundle import TrainedModel, shape_of
 from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
+from embrec.data.sufficiency import require_enough
+from embrec.data.transform import RatingTransform
 from embrec.errors import ConfigError
 from embrec.models.baseline import solve_biases
 from embrec.models.rankers import fit_ranker
@@ -35,7 +37,13 @@ from embrec.presets import apply_preset, get_preset
 from embrec.solvers.factorization import fit_als, fit_sgd
 from embrec.solvers.gibbs import fit_gibbs
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
-from embrec.training.history import EpochRecord, EpochTable, History
+from embrec.training.history import (
+    RATING_UNITS,
+    EpochRecord,
+    EpochTable,
+    History,
+    record_in_units,
+)
 from embrec.training.loop import Trainer, evaluate
 from embrec.training.optim import SPARSE_OPTIMIZERS
 from embrec.training.threads import configure_threads
@@ -117,6 +125,13 @@ def fit(
     part carved from ``train``, never ``valid``. With ``distributed`` (from
     :func:`~embrec.training.distributed.init_distributed`) this process trains
     its rank's shard under DDP; ``batch_size`` stays the effective batch.
+
+    Ratings on a scale far from 1..5 (1..100, -10..10, 0..1) are mapped onto
+    1..5 where training starts, so every model's defaults hold, and mapped back
+    in predictions; ``trained.transform`` records the map (see
+    :mod:`embrec.data.transform`), the epoch table and history are in rating
+    units. Fewer than two training ratings, or an empty ``valid``, is a
+    :class:`~embrec.errors.DataError` saying how much is needed.
     """
     if preset is not None:
         model, solver, hyperparameters, provenance = with_preset(
@@ -138,24 +153,41 @@ def fit(
     if alignment is not None:
         valid = alignment.ratings
     fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)
-    fallback = Fallback.fit(fit_part)
+    require_enough(fit_part, valid)
+    transform = RatingTransform.for_scale(train.scale)
+    if verbose and not transform.identity:
+        print(f"rating scale {train.scale.low:g}..{train.scale.high:g}: {transform.describe()}")
+    reference = transform.forward_ratings(fit_part)
+    fallback = Fallback.fit(reference)
     fitter = SOLVERS[solver] if distributed is None else distributed.fitter(solver)
-    module, history, model_config = fitter(
-        spec, model_config, config, fit_part, fallback,
-        valid=valid, monitor=monitor, verbose=verbose,
-        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
-        resume=resume, on_epoch=on_epoch,
-    )
+    if on_epoch is not None and not transform.identity:
+        report = on_epoch
+
+        def on_epoch(record: EpochRecord) -> None:
+            report(record_in_units(record, transform.factor))
+
+    units = RATING_UNITS.set(transform.factor)
+    try:
+        module, history, model_config = fitter(
+            spec, model_config, config, reference, fallback,
+            valid=transform.forward_ratings(valid), monitor=transform.forward_ratings(monitor),
+            verbose=verbose,
+            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+            resume=resume, on_epoch=on_epoch,
+        )
+    finally:
+        RATING_UNITS.reset(units)
     trained = TrainedModel(
         name=spec.name,
         model_config=model_config,
         module=module,
         train=fit_part,
-        fallback=fallback,
+        fallback=transform.inverse_fallback(fallback),
         train_config=config.model_dump(),
         solver=solver,
-        history=history,
+        history=history.in_rating_units(transform.factor),
         provenance={"fingerprint": train.fingerprint(), "seed": config.seed, **(provenance or {})},
+        transform=transform,
     )
     if ranker is not None:
         trained.ranker = fit_ranker(fit_part, ranker, seed=config.seed)

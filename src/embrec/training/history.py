@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
 import pandas as pd
@@ -54,6 +55,18 @@ class History:
             payload.get("stopped", "completed"),
         )
 
+    def in_rating_units(self, factor: float) -> History:
+        """The history with RMSEs times ``factor`` and (squared-error) losses times ``factor²``.
+
+        Training on a rating scale mapped onto the reference range (see
+        :mod:`embrec.data.transform`) records reference units; ``factor`` is
+        the transform's. A factor of 1 returns the history itself.
+        """
+        if factor == 1.0:
+            return self
+        epochs = [record_in_units(e, factor) for e in self.epochs]
+        return History(epochs, self.best_epoch, self.stopped)
+
     def to_pandas(self) -> pd.DataFrame:
         """One row per epoch, indexed by epoch (the columns of :class:`EpochRecord`)."""
         columns = [f for f in EpochRecord.__dataclass_fields__ if f != "epoch"]
@@ -69,6 +82,24 @@ class History:
         """Median training throughput over the epochs."""
         rates = sorted(e.ratings_per_second for e in self.epochs)
         return rates[len(rates) // 2] if rates else 0.0
+
+
+RATING_UNITS: ContextVar[float] = ContextVar("rating_units", default=1.0)
+"""Rating units per training unit while a fit trains on a mapped scale; tables print ratings."""
+
+
+def record_in_units(record: EpochRecord, factor: float) -> EpochRecord:
+    """``record`` with RMSEs times ``factor`` and squared-error losses times ``factor²``."""
+    if factor == 1.0:
+        return record
+
+    def times(value: float | None, by: float) -> float | None:
+        return None if value is None else value * by
+
+    return replace(record, train_loss=record.train_loss * factor**2,
+                   valid_loss=times(record.valid_loss, factor**2),
+                   valid_rmse=times(record.valid_rmse, factor),
+                   monitor_rmse=times(record.monitor_rmse, factor))
 
 
 def _cell(value: float | None, digits: int = 6) -> str:
@@ -139,6 +170,7 @@ class EpochTable:
     ) -> None:
         self.stream = stream or sys.stdout
         self.enabled = enabled
+        self.units = RATING_UNITS.get()
         self.columns: tuple[str, ...] | None = None
         self.notebook = (
             NotebookProgress(list(self.CELLS), epochs)
@@ -172,8 +204,10 @@ class EpochTable:
                 notebook.progress(done, total, f"epoch {epoch}: batch {done}/{total}")
 
     def row(self, record: EpochRecord) -> None:
+        """Print ``record`` (in rating units: see :data:`RATING_UNITS`)."""
         if not self.enabled:
             return
+        record = record_in_units(record, self.units)
         if self.columns is None:
             self.columns = self.columns_for(record)
             if self.notebook is not None:

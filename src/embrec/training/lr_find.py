@@ -28,6 +28,7 @@ import torch
 
 from embrec.bundle import shape_of
 from embrec.data.ratings import Ratings
+from embrec.data.transform import RatingTransform
 from embrec.models.registry import get_spec
 from embrec.predictor import Fallback
 from embrec.training.fit import split_hyperparameters
@@ -82,7 +83,14 @@ def lr_find(
     steps: int = 100,
     **hyperparameters: Any,
 ) -> LRFinderResult:
-    """Sweep the learning rate over ``steps`` batches; see the module docstring."""
+    """Sweep the learning rate over ``steps`` batches; see the module docstring.
+
+    The sweep runs on the ratings as training sees them: mapped onto the
+    reference scale when theirs is far from it (:mod:`embrec.data.transform`),
+    so the losses are in reference units and the advised rate is the one
+    :func:`~embrec.training.fit.fit` uses.
+    """
+    train = RatingTransform.for_scale(train.scale).forward_ratings(train)
     spec = get_spec(model)
     hyperparameters = {**hyperparameters, "schedule": "constant", "lr": start_lr}
     model_config, config = split_hyperparameters(spec, hyperparameters)
