@@ -106,3 +106,15 @@ def test_the_installed_entry_point_exits_2_without_a_traceback():
     assert done.stderr.startswith("Usage: embrec train [OPTIONS]")
     assert "Error: No such option: --datset (Possible options:" in done.stderr
     assert "--dataset" in done.stderr.splitlines()[-1]
+
+
+def test_running_the_cli_twice_registers_each_command_once(capsys):
+    from embrec.cli import app
+
+    main(["models"])
+    counts = (len(app.registered_commands), len(app.registered_groups))
+    main(["models"])
+    capsys.readouterr()
+    assert (len(app.registered_commands), len(app.registered_groups)) == counts
+    names = [c.name for c in app.registered_commands]
+    assert len(names) == len(set(names))

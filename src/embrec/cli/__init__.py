@@ -33,12 +33,21 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+_registered = False
+
+
 def _register_commands() -> None:
+    """Add every command module's commands to ``app``, once per process (each call of
+    :func:`main` would otherwise append another copy of every command)."""
+    global _registered
+    if _registered:
+        return
     import importlib
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"embrec.cli.{name}").register(app)
     use_plain_help(app)
+    _registered = True
 
 
 def show_warning(message: Warning | str, *_: object, **__: object) -> None:
