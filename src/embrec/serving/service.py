@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -68,11 +67,6 @@ class Service:
         self.names = self.recommender.names
         self._history = model.train.to_csr(by="user")
         self._lock = threading.Lock()
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self._lock:
-            yield
 
     def warm_up(self) -> None:
         """Build the model's lazy caches (item space, fold-in, average user) before serving."""

@@ -47,7 +47,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from embrec.bundle import shape_of
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError
 from embrec.models.registry import ModelConfig, ModelSpec
@@ -56,6 +55,7 @@ from embrec.training.config import TrainConfig
 from embrec.training.history import EpochRecord, EpochTable, History
 from embrec.training.loop import Trainer
 from embrec.training.optim import SPARSE_OPTIMIZERS
+from embrec.training.solver import shape_of
 
 T = TypeVar("T")
 

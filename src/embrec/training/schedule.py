@@ -1,0 +1,38 @@
+"""The one learning-rate schedule of every solver, as a function of training progress.
+
+``t`` runs from 0 (first step) to 1 (last step); ``peak`` is ``config.lr``::
+
+    constant:   γ(t) = peak
+    cosine:     γ(t) = peak · ½ (1 + cos(π t))
+    one-cycle:  γ(t) = start + (peak - start) · ½ (1 - cos(π t / w))              t < w
+                γ(t) = end + (peak - end) · ½ (1 + cos(π (t - w) / (1 - w)))      t ≥ w
+                with start = peak / 25, end = start / 1e5, w the warm-up share
+
+(fastai's ``fit_one_cycle``; Adam's β1 moves 0.95 → 0.85 → 0.95 in the torch
+optimisers, see :mod:`embrec.training.optim`). The compiled SGD takes one rate per
+epoch, at mid-epoch: ``t = (epoch + 0.5) / epochs`` and ``w = 0.25``.
+"""
+
+from __future__ import annotations
+
+import math
+
+WARM_UP = 0.25
+"""Share of the steps over which one-cycle warms up."""
+
+
+def learning_rate(schedule: str, peak: float, t: float, warm: float = WARM_UP) -> float:
+    """The rate of ``schedule`` at progress ``t`` (see the module docstring)."""
+    if schedule == "cosine":
+        return peak * 0.5 * (1.0 + math.cos(math.pi * t))
+    if schedule == "one-cycle":
+        start, end = peak / 25.0, peak / 25.0 / 1e5
+        if t < warm:
+            return start + (peak - start) * 0.5 * (1.0 - math.cos(math.pi * t / warm))
+        return end + (peak - end) * 0.5 * (1.0 + math.cos(math.pi * (t - warm) / (1.0 - warm)))
+    return peak
+
+
+def epoch_lr(schedule: str, peak: float, epoch: int, epochs: int) -> float:
+    """The rate of epoch ``epoch`` (0-based) of ``epochs``, taken at mid-epoch."""
+    return learning_rate(schedule, peak, (epoch + 0.5) / epochs)
