@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embrec import __version__
 from embrec.bundle_check import (
     check_folder,
     check_manifest_fields,
@@ -48,6 +47,7 @@ from embrec.models.registry import ModelConfig, get_spec
 from embrec.predictor import Fallback, Predictor
 from embrec.training.history import History
 from embrec.training.solver import shape_of
+from embrec.version import __version__
 
 FORMAT_VERSION = 2
 FALLBACK_PREFIX = "fallback."
