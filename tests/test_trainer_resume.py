@@ -55,7 +55,7 @@ def assert_identical(straight, resumed) -> None:
 @pytest.mark.parametrize("solver,options", [
     ("sgd", {"epochs": 6, "lr": 0.03, "emb_l2": 0.07, "schedule": "cosine"}),
     ("als", {"epochs": 4, "emb_l2": 0.1}),
-    ("torch", {"epochs": 3, "batch_size": 4096}),
+    ("torch", {"epochs": 3, "lr": 1e-2}),
 ])
 def test_an_interrupted_mf_bias_run_resumes_bit_identically(u1, tmp_path, solver, options):
     straight, interrupted, resumed = straight_and_resumed(
