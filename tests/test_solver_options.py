@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import embrec
-
 from embrec.data.datasets import load_dataset
 from embrec.data.splits import make_split
 from embrec.errors import ConfigError
@@ -54,7 +53,7 @@ def test_options_the_solver_reads_and_the_models_own_defaults_are_accepted(u1):
 
 def test_the_sgd_solver_says_it_fitted_the_linear_model(u1, capsys):
     fit(u1.train, "mf-bias", epochs=1, verbose=True)
-    assert "y_range 'auto' -> None" in capsys.readouterr().out
+    assert "y_range 'auto' -> None" in capsys.readouterr().err  # stdout is the epoch table
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")

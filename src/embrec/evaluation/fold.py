@@ -16,7 +16,7 @@ from embrec.data.ratings import Ratings
 from embrec.data.splits import Split
 from embrec.evaluation.metrics import rating_metrics, rmse_by_activity
 from embrec.evaluation.topn import compare_rankings
-from embrec.training.fit import fit
+from embrec.training import fit as fitting
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class FoldResult:
 def run_fold(ratings: Ratings, split: Split, task: FoldTask) -> FoldResult:
     """Fit ``task.model`` on ``split.train`` and score it on ``split.test``."""
     start = time.perf_counter()
-    trained = fit(split.train, task.model, valid=split.test, solver=task.solver, verbose=False,
-                  **task.hyper)
+    trained = fitting.fit(split.train, task.model, valid=split.test, solver=task.solver,
+                          verbose=False, **task.hyper)
     fitted = time.perf_counter()
     raw, _ = trained.predictor.predict(split.test.users, split.test.items, clip=False)
     predicted = time.perf_counter()

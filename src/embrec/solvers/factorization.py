@@ -40,6 +40,7 @@ with the fast preset, the sigmoid torch fit 0.92-0.94 in its default epochs).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,7 +186,8 @@ class FactorSolver(Solver):
         self.fitted = linear_config(spec, problem.model_config)
         if problem.verbose and self.fitted is not problem.model_config:
             print(f"{spec.name} fitted by {self.name} is linear: y_range 'auto' -> None "
-                  "(recorded in the bundle; use --solver torch for the sigmoid range)")
+                  "(recorded in the bundle; use --solver torch for the sigmoid range)",
+                  file=sys.stderr)
         self.module = spec.build(self.fitted, problem.shape, False)
         self.biased = hasattr(self.module, "user_bias")
         self.mean = float(problem.fallback.global_mean)
