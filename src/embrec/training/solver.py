@@ -148,7 +148,7 @@ def check_options(
         users = sorted({s.name for s in solvers.values() if key in s.uses})
         hint = f"it is used by the {' and '.join(users)} solver" + ("s" if len(users) > 1 else "")
         if key == "weight_decay" and "emb_l2" in solver.uses:
-            hint += f"; the {solver.name} solver's regulariser is emb_l2 (--l2)"
+            hint += f"; the {solver.name} solver's regulariser is emb_l2 (--emb-l2)"
         raise ConfigError(
             f"training option {key} is not used by the {solver.name} solver ({hint}); "
             f"drop it or choose another solver"
