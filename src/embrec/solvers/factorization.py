@@ -44,6 +44,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 
@@ -69,6 +70,19 @@ def linear_config(spec: ModelSpec, model_config: ModelConfig) -> ModelConfig:
             f"None or 'auto', not {y_range!r}; use solver='torch' for a squashed output"
         )
     return model_config
+
+
+@numba.njit(cache=True, nogil=True)
+def predict_pairs(user_rows, item_rows, user_factors, item_factors, user_bias, item_bias,
+                  mean, out):
+    """``out[j] = p_u · q_i + b_u + b_i + μ`` for the pairs ``(user_rows[j], item_rows[j])``."""
+    k = user_factors.shape[1]
+    for j in range(len(user_rows)):
+        u, i = user_rows[j], item_rows[j]
+        dot = np.float32(0.0)
+        for f in range(k):
+            dot += user_factors[u, f] * item_factors[i, f]
+        out[j] = dot + user_bias[u] + item_bias[i] + mean
 
 
 @dataclass
@@ -125,8 +139,11 @@ class FactorTables:
     def predict_rows(self, user_rows: np.ndarray, item_rows: np.ndarray,
                      mean: float) -> np.ndarray:
         """``μ + b_u + b_i + p_u · q_i`` in float32, as the network computes it."""
-        dot = np.einsum("ij,ij->i", self.user_factors[user_rows], self.item_factors[item_rows])
-        return dot + self.user_bias[user_rows] + self.item_bias[item_rows] + np.float32(mean)
+        out = np.empty(len(user_rows), dtype=np.float32)
+        predict_pairs(user_rows, item_rows, self.user_factors, self.item_factors,
+                      self.user_bias, self.item_bias, np.float32(mean), out)
+        return out
+
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return self.user_factors, self.item_factors, self.user_bias, self.item_bias
