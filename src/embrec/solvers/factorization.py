@@ -188,13 +188,12 @@ class HeldOut:
 class FactorSolver(Solver):
     """A compiled solver of ``mf`` / ``mf-bias``: epochs update :class:`FactorTables` in place."""
 
-    fits = ("mf", "mf-bias")
-
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem)
         spec, train = problem.spec, problem.train
-        if spec.name not in self.fits:
-            raise ConfigError(f"the {self.name} solver fits 'mf' and 'mf-bias', not {spec.name!r}")
+        if not hasattr(problem.model_config, "factors"):
+            raise ConfigError(f"the {self.name} solver fits a dot product of factor tables; "
+                              f"model {spec.name!r} has none")
         if problem.config.device.startswith("cuda"):
             raise ConfigError(
                 f"--device {problem.config.device}: the {self.name} solver runs on the CPU; "
@@ -207,6 +206,9 @@ class FactorSolver(Solver):
                   file=sys.stderr)
         self.module = spec.build(self.fitted, problem.shape, False)
         self.biased = hasattr(self.module, "user_bias")
+        if not hasattr(self.module, "user_factors"):
+            raise ConfigError(f"the {self.name} solver fits a dot product of factor tables; "
+                              f"model {spec.name!r} has none")
         self.mean = float(problem.fallback.global_mean)
         self.held_out: dict[str, HeldOut] = {}
         self.n_ratings = len(train)
