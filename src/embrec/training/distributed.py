@@ -295,6 +295,9 @@ def fit_torch_distributed(
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> tuple[nn.Module, History, ModelConfig]:
     """The PyTorch solver on one rank; ``fit(..., distributed=context)`` calls it."""
+    if config.device == "auto":
+        # gloo reduces CPU tensors: a distributed run stays on the CPU unless told otherwise.
+        config = config.model_copy(update={"device": "cpu"})
     if config.threads is None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.local_world))
     sparse = config.optimizer in SPARSE_OPTIMIZERS
