@@ -27,11 +27,15 @@ SolverOpt = Annotated[
 ]
 EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
 LrOpt = Annotated[float | None, typer.Option("--lr", help="(Peak) learning rate.")]
-WdOpt = Annotated[float | None, typer.Option("--wd", help="Weight decay.")]
+WdOpt = Annotated[
+    float | None, typer.Option("--weight-decay", "--wd", help="Weight decay (weight_decay).")
+]
 EmbL2Opt = Annotated[
     float | None, typer.Option("--emb-l2", help="L2 on the embedding rows a batch uses.")
 ]
-FactorsOpt = Annotated[int | None, typer.Option("--factors", help="Embedding width.")]
+FactorsOpt = Annotated[
+    int | None, typer.Option("--factors", help="Embedding width (every model that has one).")
+]
 LayersOpt = Annotated[str | None, typer.Option("--layers", help="Hidden layers, e.g. 100,50.")]
 DropoutOpt = Annotated[float | None, typer.Option("--dropout", help="Dropout probability.")]
 BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Batch size.")]
@@ -87,22 +91,22 @@ def collect_hyperparameters(
     params: list[str] | None = None,
     model: str = "",
 ) -> dict[str, Any]:
-    """The flags a user gave, as the keyword arguments of ``fit``."""
+    """The flags a user gave, as the keyword arguments of ``fit``.
+
+    ``--dropout`` for a model whose config has no dropout is an error here,
+    before any data is read (it is also a training option of no solver).
+    """
     values: dict[str, Any] = {
         "epochs": epochs, "lr": lr, "weight_decay": wd, "emb_l2": emb_l2,
         "batch_size": batch_size, "schedule": schedule, "optimizer": optimizer,
-        "dropout": dropout, "seed": seed,
+        "dropout": dropout, "factors": factors, "layers": layers, "seed": seed,
     }
-    if factors is not None:
-        if model == "embnet":
-            values["user_factors"] = values["item_factors"] = factors
-        else:
-            values["factors"] = factors
-    if layers is not None:
-        values["layers"] = layers
-    if model in ("mf", "mf-bias", "baseline", "autorec"):
-        if dropout is not None:
+    if dropout is not None and model:
+        from embrec.models.registry import get_spec
+
+        if not get_spec(model).accepts("dropout"):
             raise ConfigError(f"model {model!r} has no dropout; drop --dropout")
-        values.pop("dropout")
     values.update(parse_params(params))
+    if "solver" in values:
+        raise ConfigError("give the solver as --solver NAME, not as a hyperparameter")
     return {k: v for k, v in values.items() if v is not None}
