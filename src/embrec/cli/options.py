@@ -1,17 +1,39 @@
-"""Options shared by the commands that train (train, lr-find, cv, sweep).
+"""Options shared by the commands that train (train, lr-find, cv, sweep), declared once.
 
 Hyperparameters have named flags for the common ones and ``--param KEY=VALUE``
-for any other; all of them end up in one flat dict handed to ``fit``.
+for any other; all of them end up in one flat dict handed to ``fit``. The flags
+come in groups (:class:`HyperparameterFlags`, :class:`StoppingFlags`,
+:class:`ReaderFlags`): a command takes a group as one typed parameter, and
+:func:`with_flags` spreads the group's flags into the command line::
+
+    @with_flags(hyper=HyperparameterFlags, reader=ReaderFlags)
+    def train_command(out: ..., model: ModelOpt = "mf-bias", *,
+                      hyper: HyperparameterFlags, reader: ReaderFlags) -> None:
+        fit(..., **hyper.for_model(model))
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import json
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from embrec.cli.reader_options import (
+    ItemColOpt,
+    RatingColOpt,
+    ScaleOpt,
+    SepOpt,
+    TimeColOpt,
+    UserColOpt,
+    reader_options,
+)
 from embrec.errors import ConfigError
 
 DatasetOpt = Annotated[
@@ -110,3 +132,98 @@ def collect_hyperparameters(
     if "solver" in values:
         raise ConfigError("give the solver as --solver NAME, not as a hyperparameter")
     return {k: v for k, v in values.items() if v is not None}
+
+
+ValidFractionOpt = Annotated[
+    float | None,
+    typer.Option("--valid-fraction", help="Share of the training ratings held out to stop early."),
+]
+PatienceOpt = Annotated[
+    int | None, typer.Option("--patience", help="Early-stopping patience in epochs.")
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class HyperparameterFlags:
+    """The hyperparameter flags of every training command (the keywords of ``fit``)."""
+
+    epochs: EpochsOpt = None
+    lr: LrOpt = None
+    weight_decay: WdOpt = None
+    emb_l2: EmbL2Opt = None
+    factors: FactorsOpt = None
+    layers: LayersOpt = None
+    dropout: DropoutOpt = None
+    batch_size: BatchOpt = None
+    schedule: ScheduleOpt = None
+    optimizer: OptimizerOpt = None
+    seed: SeedOpt = 0
+    param: ParamOpt = None
+
+    def for_model(self, model: str) -> dict[str, Any]:
+        """The flags given, as ``fit``'s keywords for ``model`` (``seed`` included)."""
+        return collect_hyperparameters(
+            epochs=self.epochs, lr=self.lr, wd=self.weight_decay, emb_l2=self.emb_l2,
+            factors=self.factors, layers=self.layers, dropout=self.dropout,
+            batch_size=self.batch_size, schedule=self.schedule, optimizer=self.optimizer,
+            seed=self.seed, params=self.param, model=model,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class StoppingFlags:
+    """Early stopping: a share of the training ratings monitored, and the patience."""
+
+    valid_fraction: ValidFractionOpt = None
+    patience: PatienceOpt = None
+
+    def values(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclasses.dataclass(frozen=True)
+class ReaderFlags:
+    """How to read a ratings file (:mod:`embrec.cli.reader_options`)."""
+
+    user_col: UserColOpt = None
+    item_col: ItemColOpt = None
+    rating_col: RatingColOpt = None
+    time_col: TimeColOpt = None
+    sep: SepOpt = None
+    scale: ScaleOpt = None
+
+    def options(self) -> dict[str, Any]:
+        return reader_options(self.user_col, self.item_col, self.rating_col, self.time_col,
+                              self.sep, self.scale)
+
+
+def with_flags(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command each flag group's flags; it receives the groups built, by keyword.
+
+    The command line shows the command's own options, then the groups' in order.
+    """
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+               if p.name not in groups]
+        members: dict[str, list[str]] = {}
+        added: list[inspect.Parameter] = []
+        for keyword, group in groups.items():
+            hints = typing.get_type_hints(group, include_extras=True)
+            members[keyword] = [f.name for f in dataclasses.fields(group)]
+            added += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=f.default, annotation=hints[f.name])
+                      for f in dataclasses.fields(group)]
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> Any:
+            built = {keyword: groups[keyword](**{name: kwargs.pop(name) for name in names})
+                     for keyword, names in members.items()}
+            return command(**kwargs, **built)
+
+        parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + added
+        run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run
+
+    return decorate

@@ -111,14 +111,24 @@ class BayesianFM(PairModel):
             + self.global_bias
         )
 
+    def fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The scores of :class:`BFMFoldIn` for a new user's ratings (for callers that hold
+        the network only)."""
+        return BFMFoldIn(self).scores(items, values)
+
 
 class BFMFoldIn(FoldIn):
     """Posterior-mean scores of a new user over the kept samples (module docstring)."""
 
     description = "fold-in: Bayesian posterior of a new user's id factors, implicit row known (bfm)"
 
-    def __init__(self, model: TrainedNetwork) -> None:
-        self.module: BayesianFM = model.module
+    def __init__(self, module: BayesianFM) -> None:
+        self.module = module
+
+    @classmethod
+    def of(cls, model: TrainedNetwork) -> BFMFoldIn:
+        """The fold-in of a trained ``bfm`` (its spec's ``fold_in``)."""
+        return cls(model.module)
 
     @torch.no_grad()
     def scores(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -185,7 +195,7 @@ SPEC = ModelSpec(
     BFMConfig,
     lambda c, s, sparse: BayesianFM(s, c.width or default_width(s), c.factors, c.fold_in_samples),
     item_space=item_embeddings,
-    fold_in=BFMFoldIn,
+    fold_in=BFMFoldIn.of,
     solvers=("gibbs",),
     train_defaults={"epochs": 400},
 )
