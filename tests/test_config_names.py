@@ -113,3 +113,31 @@ def test_weight_decay_has_one_flag_and_the_old_one_still_works(data_dir, tmp_pat
         results.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
         assert load(results[-1]["model_dir"]).train_config["weight_decay"] == 0.05
     assert results[0]["test_rmse"] == results[1]["test_rmse"]
+
+
+def test_reg_is_the_regularisation_strength_of_every_model_that_has_one():
+    def config(model, solver, **values):
+        return split_hyperparameters(get_spec(model), values, solver)
+
+    assert config("mf-bias", "sgd", reg=0.05)[1].emb_l2 == 0.05
+    assert config("mf-bias", "als", reg=0.05)[1].emb_l2 == 0.05
+    assert config("mf-bias", "torch", reg=0.05)[1].weight_decay == 0.05
+    assert config("embnet", "torch", reg=2.0)[1].weight_decay == 2.0
+    assert config("autorec", "torch", reg=50.0)[0].reg == 50.0
+    baseline = config("baseline", "als", reg=5.0)[0]
+    assert baseline.reg_user == baseline.reg_item == 5.0
+    with pytest.warns(DeprecationWarning, match="'l2' is now called 'reg'"):
+        assert config("autorec", "torch", l2=50.0)[0].reg == 50.0
+    with pytest.raises(ConfigError, match="reg is emb_l2 for model 'mf-bias' with solver 'sgd'"):
+        config("mf-bias", "sgd", reg=0.05, emb_l2=0.1)
+    with pytest.raises(ConfigError, match="'bfm' with solver 'gibbs' has no regularisation"):
+        config("bfm", "gibbs", reg=0.05)
+
+
+@pytest.mark.realdata
+def test_the_reg_flag_sets_what_the_default_solver_reads(data_dir, tmp_path, capsys):
+    code = main(["train", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--split", "u1",
+                 "--reg", "0.05", "--ranker", "none", "--json", "--out", str(tmp_path / "m")])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    trained = load(summary["model_dir"])
+    assert code == 0 and trained.solver == "sgd" and trained.train_config["emb_l2"] == 0.05

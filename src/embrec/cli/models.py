@@ -46,7 +46,7 @@ def models_command() -> None:
 
     console = Console()
     table = Table(title="embrec models")
-    for column in ("name", "what it is", "hyperparameters (defaults)", "solvers"):
+    for column in ("name", "what it is", "hyperparameters (defaults)", "solvers", "reg sets"):
         table.add_column(column)
     for spec in MODELS.values():
         defaults = ", ".join(
@@ -55,7 +55,8 @@ def models_command() -> None:
         expands = spec.config_cls.expands
         shared = ", ".join(f"{k} sets {' and '.join(v)}" for k, v in expands.items())
         defaults += f" ({shared})" if shared else ""
-        table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers))
+        table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers),
+                      spec.describe_reg())
     console.print(table)
 
     settings = TRAINING_SETTINGS["torch"]

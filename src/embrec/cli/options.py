@@ -52,6 +52,11 @@ LrOpt = Annotated[float | None, typer.Option("--lr", help="(Peak) learning rate.
 WdOpt = Annotated[
     float | None, typer.Option("--weight-decay", "--wd", help="Weight decay (weight_decay).")
 ]
+RegOpt = Annotated[
+    float | None,
+    typer.Option("--reg", help="Regularisation strength of the model: the option it sets "
+                               "per model and solver is in `embrec models`."),
+]
 EmbL2Opt = Annotated[
     float | None, typer.Option("--emb-l2", help="L2 on the embedding rows a batch uses.")
 ]
@@ -101,6 +106,7 @@ def collect_hyperparameters(
     *,
     epochs: int | None = None,
     lr: float | None = None,
+    reg: float | None = None,
     wd: float | None = None,
     emb_l2: float | None = None,
     factors: int | None = None,
@@ -119,7 +125,7 @@ def collect_hyperparameters(
     before any data is read (it is also a training option of no solver).
     """
     values: dict[str, Any] = {
-        "epochs": epochs, "lr": lr, "weight_decay": wd, "emb_l2": emb_l2,
+        "epochs": epochs, "lr": lr, "reg": reg, "weight_decay": wd, "emb_l2": emb_l2,
         "batch_size": batch_size, "schedule": schedule, "optimizer": optimizer,
         "dropout": dropout, "factors": factors, "layers": layers, "seed": seed,
     }
@@ -149,6 +155,7 @@ class HyperparameterFlags:
 
     epochs: EpochsOpt = None
     lr: LrOpt = None
+    reg: RegOpt = None
     weight_decay: WdOpt = None
     emb_l2: EmbL2Opt = None
     factors: FactorsOpt = None
@@ -163,7 +170,8 @@ class HyperparameterFlags:
     def for_model(self, model: str) -> dict[str, Any]:
         """The flags given, as ``fit``'s keywords for ``model`` (``seed`` included)."""
         return collect_hyperparameters(
-            epochs=self.epochs, lr=self.lr, wd=self.weight_decay, emb_l2=self.emb_l2,
+            epochs=self.epochs, lr=self.lr, reg=self.reg, wd=self.weight_decay,
+            emb_l2=self.emb_l2,
             factors=self.factors, layers=self.layers, dropout=self.dropout,
             batch_size=self.batch_size, schedule=self.schedule, optimizer=self.optimizer,
             seed=self.seed, params=self.param, model=model,

@@ -12,7 +12,8 @@ a user's ratings of all items in U-AutoRec), with unobserved entries zero::
 where m masks the observed entries: only they carry loss. The item-based
 variant is the paper's better one (ml-1m RMSE 0.831 against 0.874). The
 prediction of user u's rating of item i is entry u of item i's reconstruction.
-``factors`` is the hidden width k (``hidden`` is its old name).
+``factors`` is the hidden width k (``hidden`` is its old name), ``reg`` is λ
+(``l2`` is its old name).
 
 Fold-in. User-based: a new user is one forward pass of their rating row.
 Item-based: the output for user u on item i is ``W_u · h_i + c_u``, linear in
@@ -89,18 +90,23 @@ class AutoRec(RowModel):
 
 
 class AutoRecConfig(ModelConfig):
-    """``l2 = 200`` with a cosine-annealed 60 epochs: ml-100k u1..u5 mean RMSE 0.898."""
+    """``reg = 200`` with a cosine-annealed 60 epochs: ml-100k u1..u5 mean RMSE 0.898."""
 
-    renamed: ClassVar[dict[str, str]] = {"hidden": "factors"}
+    renamed: ClassVar[dict[str, str]] = {"hidden": "factors", "l2": "reg"}
 
     factors: int = 500
     orientation: Literal["item", "user"] = "item"
-    l2: float = 200.0
+    reg: float = 200.0
 
     @property
     def hidden(self) -> int:
         """The old name of ``factors``."""
         return self.factors
+
+    @property
+    def l2(self) -> float:
+        """The old name of ``reg``."""
+        return self.reg
 
 
 @torch.no_grad()
@@ -146,7 +152,7 @@ SPEC = ModelSpec(
     "autorec",
     "AutoRec (Sedhain et al. 2015): one sigmoid hidden layer over matrix rows",
     AutoRecConfig,
-    lambda c, s, sparse: AutoRec(s, c.factors, c.orientation, c.l2),
+    lambda c, s, sparse: AutoRec(s, c.factors, c.orientation, c.reg),
     item_space=autorec_item_space,
     fold_in=autorec_fold_in,
     train_defaults={"epochs": 60, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64,

@@ -20,6 +20,8 @@ the adjusted cosine of the rating columns (:mod:`embrec.models.item_space`).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from torch import nn
@@ -86,7 +88,9 @@ def solve_biases(
 
 
 class BaselineConfig(ModelConfig):
-    """``λ_u``, ``λ_i`` and the number of ALS sweeps."""
+    """``λ_u``, ``λ_i`` and the number of ALS sweeps; ``reg`` sets both λ."""
+
+    expands: ClassVar[dict[str, tuple[str, ...]]] = {"reg": ("reg_user", "reg_item")}
 
     reg_user: float = 15.0
     reg_item: float = 10.0

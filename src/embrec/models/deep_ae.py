@@ -91,6 +91,7 @@ SPEC = ModelSpec(
     lambda c, s, sparse: DeepAutoEncoder(s, c.layers, c.dropout, c.input_dropout),
     item_space=decoder_item_space,
     fold_in=RowFoldIn,
+    reg_option={"torch": "weight_decay"},
     train_defaults={"epochs": 30, "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 128,
                     "schedule": "constant"},
 )

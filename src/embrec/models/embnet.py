@@ -154,5 +154,6 @@ SPEC = ModelSpec(
     build,
     item_space=item_embeddings,
     fold_in=EmbeddingNetFoldIn,
+    reg_option={"torch": "weight_decay"},
     train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 1.0, "batch_size": 1024},
 )

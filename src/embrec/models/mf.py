@@ -156,6 +156,9 @@ SOLVER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 """The compiled SGD wants other rates than Adam; ALS has no learning rate."""
 
+REG_OPTION = {"sgd": "emb_l2", "als": "emb_l2", "torch": "weight_decay"}
+"""What ``reg`` sets: the L2 of the compiled solvers, AdamW's decay in the PyTorch loop."""
+
 MF_SPEC = ModelSpec(
     "mf",
     "dot product of user and item embeddings",
@@ -166,6 +169,7 @@ MF_SPEC = ModelSpec(
     solvers=("sgd", "torch", "als"),
     train_defaults=TRAIN_DEFAULTS,
     solver_defaults=SOLVER_DEFAULTS,
+    reg_option=REG_OPTION,
 )
 
 MF_BIAS_SPEC = ModelSpec(
@@ -178,4 +182,5 @@ MF_BIAS_SPEC = ModelSpec(
     solvers=("sgd", "torch", "als"),
     train_defaults=TRAIN_DEFAULTS,
     solver_defaults=SOLVER_DEFAULTS,
+    reg_option=REG_OPTION,
 )

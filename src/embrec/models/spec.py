@@ -9,7 +9,9 @@ A model is a network (a plain ``nn.Module``, :mod:`embrec.models.base`) plus a
   solver's training defaults in ``solver_defaults`` (over ``train_defaults``);
 * ``fold_in``: the strategy that scores every item for a new user known only by
   ratings (as implicit's ``recalculate_user`` or LensKit's ``new_user_embedding``);
-* ``item_space``: the item vectors whose cosine says which items it treats alike.
+* ``item_space``: the item vectors whose cosine says which items it treats alike;
+* ``reg_option``: per solver, the training option that the shared name ``reg``
+  (regularisation strength) sets, for a model whose config has no ``reg`` of its own.
 
 The registry (:mod:`embrec.models.registry`) lists the specs, one line each.
 Nothing outside a model's module asks for its name; see ``docs/adding-a-model.md``.
@@ -52,7 +54,9 @@ class ModelConfig(BaseModel):
     """Hyperparameters of a network; extra keys are an error.
 
     Shared names: ``factors`` is the embedding width of every model that has
-    one. A config class may declare
+    one, ``reg`` its regularisation strength (a config field, or a training
+    option the spec names per solver: ``ModelSpec.reg_option``). A config class
+    may declare
 
     * ``renamed``: old spellings of a field (``{"rank": "factors"}``), still
       accepted with a :class:`DeprecationWarning`; the config records the new name;
@@ -108,9 +112,10 @@ class ModelSpec:
     solvers: tuple[str, ...] = ("torch",)
     train_defaults: dict[str, Any] = field(default_factory=dict)
     solver_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reg_option: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = set(self.solver_defaults) - set(self.solvers)
+        unknown = (set(self.solver_defaults) | set(self.reg_option)) - set(self.solvers)
         if unknown:
             raise ValueError(f"model {self.name!r}: defaults for undeclared solvers {unknown}")
 
@@ -122,6 +127,35 @@ class ModelSpec:
         """The model's training defaults with ``solver``'s own (the default solver's) on top."""
         chosen = solver or self.default_solver
         return {**self.train_defaults, **self.solver_defaults.get(chosen, {})}
+
+    def translate_reg(self, values: dict[str, Any], solver: str) -> dict[str, Any]:
+        """``values`` with the shared name ``reg`` put where this model and ``solver`` read it.
+
+        Unchanged when the config has ``reg`` (or expands it) itself.
+        """
+        if "reg" not in values or self.accepts("reg"):
+            return values
+        option = self.reg_option.get(solver)
+        if option is None:
+            raise ConfigError(f"model {self.name!r} with solver {solver!r} has no "
+                              "regularisation strength (reg); drop it")
+        if option in values:
+            raise ConfigError(f"reg is {option} for model {self.name!r} with solver "
+                              f"{solver!r}; give one of them")
+        out = {k: v for k, v in values.items() if k != "reg"}
+        out[option] = values["reg"]
+        return out
+
+    def describe_reg(self) -> str:
+        """What ``reg`` sets for this model, e.g. ``"weight_decay (torch), emb_l2 (sgd, als)"``."""
+        if "reg" in self.config_cls.expands:
+            return " and ".join(self.config_cls.expands["reg"])
+        if "reg" in self.config_cls.model_fields:
+            return "reg"
+        by_option: dict[str, list[str]] = {}
+        for solver, option in self.reg_option.items():
+            by_option.setdefault(option, []).append(solver)
+        return ", ".join(f"{o} ({', '.join(s)})" for o, s in by_option.items()) or "-"
 
     def accepts(self, key: str) -> bool:
         """True when ``key`` is one of the config's fields or shared names."""

@@ -60,15 +60,21 @@ def split_hyperparameters(
 ) -> tuple[ModelConfig, TrainConfig]:
     """Separate model from training hyperparameters; the training config records ``solver``.
 
+    ``reg``, the regularisation strength, becomes the option the model reads
+    with ``solver`` (:meth:`~embrec.models.spec.ModelSpec.translate_reg`), and
+    is recorded under that name.
+
     Training defaults come from the model's spec: its own, then its solver's
     (a compiled SGD wants other rates than Adam), then ``values``.
     """
     check_solver(spec, solver)
+    values = spec.translate_reg(values, solver)
     unknown = [k for k in values if not spec.accepts(k) and k not in TRAIN_KEYS]
     if "solver" in values:
         raise ConfigError("give the solver as solver=..., not among the hyperparameters")
     if unknown:
-        accepted = sorted(set(spec.config_cls.accepted_names()) | TRAIN_KEYS - {"solver"})
+        accepted = sorted(set(spec.config_cls.accepted_names()) | TRAIN_KEYS - {"solver"}
+                          | ({"reg"} if spec.reg_option else set()))
         raise ConfigError(
             f"unknown hyperparameter {unknown[0]!r} for model {spec.name!r}; "
             f"accepted: {', '.join(accepted)}"
