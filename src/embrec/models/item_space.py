@@ -80,3 +80,11 @@ def adjusted_rating_columns(model: TrainedNetwork) -> ItemSpace:
         (centred, (train.items, train.users)), shape=(train.n_items, train.n_users)
     )
     return ItemSpace(columns, "adjusted cosine of the rating columns")
+
+
+def default_item_space(model: TrainedNetwork) -> ItemSpace:
+    """The item embeddings when the network has an ``item_factors`` table, else the
+    adjusted cosine of the rating columns (a spec's ``item_space`` unless it declares one)."""
+    if hasattr(model.module, "item_factors"):
+        return item_embeddings(model)
+    return adjusted_rating_columns(model)

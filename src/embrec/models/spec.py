@@ -9,7 +9,8 @@ A model is a network (a plain ``nn.Module``, :mod:`embrec.models.base`) plus a
   solver's training defaults in ``solver_defaults`` (over ``train_defaults``);
 * ``fold_in``: the strategy that scores every item for a new user known only by
   ratings (as implicit's ``recalculate_user`` or LensKit's ``new_user_embedding``);
-* ``item_space``: the item vectors whose cosine says which items it treats alike;
+* ``item_space``: the item vectors whose cosine says which items it treats alike
+  (by default the ``item_factors`` table, else the adjusted cosine of the rating columns);
 * ``reg_option``: per solver, the training option that the shared name ``reg``
   (regularisation strength) sets, for a model whose config has no ``reg`` of its own.
 
@@ -27,10 +28,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from torch import nn
 
-from embrec.errors import ConfigError
+from embrec.errors import ConfigError, ModelError
 from embrec.models.base import DataShape
 from embrec.models.foldin import FoldIn
-from embrec.models.item_space import ItemSpace
+from embrec.models.item_space import ItemSpace, default_item_space
 from embrec.models.trained import TrainedNetwork
 
 YRange = tuple[float, float] | Literal["auto"] | None
@@ -96,7 +97,8 @@ class ModelConfig(BaseModel):
 
 
 def _no_fold_in(model: TrainedNetwork) -> FoldIn:
-    raise ConfigError(f"model {model.name!r} cannot fold in new users")
+    raise ModelError(f"model {model.name!r} cannot fold in new users; recommend for users "
+                     "it was trained on, or retrain with the new user's ratings")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class ModelSpec:
     summary: str
     config_cls: type[ModelConfig]
     build: Callable[[Any, DataShape, bool], nn.Module]
-    item_space: Callable[[TrainedNetwork], ItemSpace]
+    item_space: Callable[[TrainedNetwork], ItemSpace] = default_item_space
     fold_in: Callable[[TrainedNetwork], FoldIn] = _no_fold_in
     solvers: tuple[str, ...] = ("torch",)
     train_defaults: dict[str, Any] = field(default_factory=dict)
