@@ -205,10 +205,12 @@ class ReaderFlags:
                               self.sep, self.scale)
 
 
-def with_flags(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def with_flags(omit: tuple[str, ...] = (), **groups: type) -> Callable[[Callable[..., Any]],
+                                                                   Callable[..., Any]]:
     """Give a command each flag group's flags; it receives the groups built, by keyword.
 
-    The command line shows the command's own options, then the groups' in order.
+    The command line shows the command's own options, then the groups' in order;
+    flags named in ``omit`` are left out (their group field keeps its default).
     """
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -218,10 +220,11 @@ def with_flags(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., A
         added: list[inspect.Parameter] = []
         for keyword, group in groups.items():
             hints = typing.get_type_hints(group, include_extras=True)
-            members[keyword] = [f.name for f in dataclasses.fields(group)]
+            fields = [f for f in dataclasses.fields(group) if f.name not in omit]
+            members[keyword] = [f.name for f in fields]
             added += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                         default=f.default, annotation=hints[f.name])
-                      for f in dataclasses.fields(group)]
+                      for f in fields]
 
         @functools.wraps(command)
         def run(**kwargs: Any) -> Any:

@@ -292,7 +292,7 @@ def train_command(
         context.finish()
 
 
-@with_flags(hyper=HyperparameterFlags, reader=ReaderFlags)
+@with_flags(hyper=HyperparameterFlags, reader=ReaderFlags, omit=("lr",))
 def lr_find_command(
     dataset: DatasetOpt,
     model: ModelOpt = "mf-bias",
@@ -320,8 +320,6 @@ def lr_find_command(
     """
     from embrec.training.lr_advice import advise_lr
 
-    if hyper.lr is not None:
-        raise ConfigError("lr-find looks for the learning rate; drop --lr")
     _, parts = load_split(dataset, data_dir, split, hyper.seed, reader.options())
     advice = advise_lr(parts.train, model, solver=solver, fraction=carve_out, steps=steps,
                        **hyper.for_model(model))
