@@ -109,8 +109,10 @@ def test_weight_decay_has_one_flag_and_the_old_one_still_works(data_dir, tmp_pat
                      "u1", "--model", "mf-bias", "--solver", "torch", "--epochs", "1",
                      flag, "0.05", "--ranker", "none", "--json", "--out",
                      str(tmp_path / flag.strip("-"))])
+        out, err = capsys.readouterr()
         assert code == 0
-        results.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+        assert ("embrec: warning: --wd is now --weight-decay" in err) == (flag == "--wd")
+        results.append(json.loads(out.strip().splitlines()[-1]))
         assert load(results[-1]["model_dir"]).train_config["weight_decay"] == 0.05
     assert results[0]["test_rmse"] == results[1]["test_rmse"]
 

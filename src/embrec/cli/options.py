@@ -19,6 +19,7 @@ import functools
 import inspect
 import json
 import typing
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,7 +51,10 @@ SolverOpt = Annotated[
 EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
 LrOpt = Annotated[float | None, typer.Option("--lr", help="(Peak) learning rate.")]
 WdOpt = Annotated[
-    float | None, typer.Option("--weight-decay", "--wd", help="Weight decay (weight_decay).")
+    float | None, typer.Option("--weight-decay", help="Weight decay (weight_decay).")
+]
+OldWdOpt = Annotated[
+    float | None, typer.Option("--wd", hidden=True, help="Old name of --weight-decay.")
 ]
 RegOpt = Annotated[
     float | None,
@@ -157,6 +161,7 @@ class HyperparameterFlags:
     lr: LrOpt = None
     reg: RegOpt = None
     weight_decay: WdOpt = None
+    wd: OldWdOpt = None
     emb_l2: EmbL2Opt = None
     factors: FactorsOpt = None
     layers: LayersOpt = None
@@ -169,8 +174,14 @@ class HyperparameterFlags:
 
     def for_model(self, model: str) -> dict[str, Any]:
         """The flags given, as ``fit``'s keywords for ``model`` (``seed`` included)."""
+        weight_decay = self.weight_decay
+        if self.wd is not None:
+            if weight_decay is not None:
+                raise ConfigError("--wd is the old name of --weight-decay; give only one")
+            warnings.warn("--wd is now --weight-decay", DeprecationWarning, stacklevel=2)
+            weight_decay = self.wd
         return collect_hyperparameters(
-            epochs=self.epochs, lr=self.lr, reg=self.reg, wd=self.weight_decay,
+            epochs=self.epochs, lr=self.lr, reg=self.reg, wd=weight_decay,
             emb_l2=self.emb_l2,
             factors=self.factors, layers=self.layers, dropout=self.dropout,
             batch_size=self.batch_size, schedule=self.schedule, optimizer=self.optimizer,
