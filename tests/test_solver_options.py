@@ -45,10 +45,10 @@ def test_an_option_the_chosen_solver_does_not_read_is_refused(u1, solver, option
 def test_options_the_solver_reads_and_the_models_own_defaults_are_accepted(u1):
     # mf-bias's own training defaults carry weight_decay=0.1 (for the torch solver):
     # only options given explicitly are checked.
-    trained = fit(u1.train, "mf-bias", valid=u1.test, epochs=5, emb_l2=0.07, verbose=False)
+    trained = fit(u1.train, "mf-bias", test=u1.test, epochs=5, emb_l2=0.07, verbose=False)
     assert trained.solver == "sgd"
     assert trained.model_config.y_range is None  # what ran: the linear model, recorded
-    assert trained.metrics["valid_rmse"] < 0.96
+    assert trained.metrics["test_rmse"] < 0.96
 
 
 def test_the_sgd_solver_says_it_fitted_the_linear_model(u1, capsys):

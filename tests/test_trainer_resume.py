@@ -31,11 +31,11 @@ def interrupt_after(epoch: int):
 
 
 def straight_and_resumed(u1, tmp_path, model: str, stop_at: int, **options):
-    straight = fit(u1.train, model, valid=u1.test, verbose=False, **options)
+    straight = fit(u1.train, model, test=u1.test, verbose=False, **options)
     folder = tmp_path / "checkpoint"
-    interrupted = fit(u1.train, model, valid=u1.test, verbose=False, checkpoint_dir=folder,
+    interrupted = fit(u1.train, model, test=u1.test, verbose=False, checkpoint_dir=folder,
                       on_epoch=interrupt_after(stop_at), **options)
-    resumed = fit(u1.train, model, valid=u1.test, verbose=False, checkpoint_dir=folder,
+    resumed = fit(u1.train, model, test=u1.test, verbose=False, checkpoint_dir=folder,
                   resume=True, **options)
     return straight, interrupted, resumed
 
@@ -49,7 +49,7 @@ def assert_identical(straight, resumed) -> None:
         [e.valid_rmse for e in resumed.history.epochs]
     assert [e.train_loss for e in straight.history.epochs] == \
         [e.train_loss for e in resumed.history.epochs]
-    assert straight.metrics["valid_rmse"] == resumed.metrics["valid_rmse"]
+    assert straight.metrics["test_rmse"] == resumed.metrics["test_rmse"]
 
 
 @pytest.mark.parametrize("solver,options", [
@@ -65,7 +65,7 @@ def test_an_interrupted_mf_bias_run_resumes_bit_identically(u1, tmp_path, solver
     assert resumed.history.stopped == "completed"
     assert len(resumed.history.epochs) == options["epochs"]
     assert_identical(straight, resumed)
-    assert resumed.metrics["valid_rmse"] < 0.99  # a real fit, not a restart from scratch
+    assert resumed.metrics["test_rmse"] < 0.99  # a real fit, not a restart from scratch
 
 
 def test_an_interrupted_gibbs_chain_resumes_with_its_sampler_and_posterior_sums(u1, tmp_path):
@@ -76,7 +76,7 @@ def test_an_interrupted_gibbs_chain_resumes_with_its_sampler_and_posterior_sums(
     assert interrupted.history.stopped == "interrupted"
     assert [e.phase for e in resumed.history.epochs] == ["burn-in"] * 2 + ["sampling"] * 5
     assert_identical(straight, resumed)
-    assert resumed.metrics["valid_rmse"] < 0.96
+    assert resumed.metrics["test_rmse"] < 0.96
 
 
 def test_the_baseline_closed_form_is_a_solver_whose_sweeps_are_epochs(u1, tmp_path):

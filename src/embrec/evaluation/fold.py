@@ -85,7 +85,7 @@ class FoldResult:
 def run_fold(ratings: Ratings, split: Split, task: FoldTask) -> FoldResult:
     """Fit ``task.model`` on ``split.train`` and score it on ``split.test``."""
     start = time.perf_counter()
-    trained = fitting.fit(split.train, task.model, valid=split.test, solver=task.solver,
+    trained = fitting.fit(split.train, task.model, test=split.test, solver=task.solver,
                           verbose=False, **task.hyper)
     fitted = time.perf_counter()
     raw, _ = trained.predictor.predict(split.test.users, split.test.items, clip=False)
