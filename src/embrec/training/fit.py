@@ -267,6 +267,16 @@ def solver_class(name: str, model_config: ModelConfig) -> type[Solver]:
     return SOLVERS[name]
 
 
+def reads_option(model: str, option: str, solver: str | None = None) -> bool:
+    """Whether fitting ``model`` with ``solver`` (default: the model's) reads training ``option``.
+
+    A caller that sets one option across models (``epochs=2`` for every model of
+    a comparison) asks first: giving it to a solver that ignores it is an error.
+    """
+    spec = get_spec(model)
+    return option in solver_class(solver or spec.default_solver, spec.make_config({})).uses
+
+
 def run_solver(
     solver: Solver,
     *,
