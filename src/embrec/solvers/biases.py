@@ -34,6 +34,7 @@ class BiasSolver(Solver):
 
     name = "biases"
     uses = frozenset({"seed", "threads", "device", "valid_fraction"})
+    instead = {"epochs": "the closed form's sweeps are the model option sweeps (--param sweeps=N)"}
     keeps_best = False
 
     def __init__(self, problem: Problem) -> None:

@@ -188,6 +188,8 @@ class HeldOut:
 class FactorSolver(Solver):
     """A compiled solver of ``mf`` / ``mf-bias``: epochs update :class:`FactorTables` in place."""
 
+    instead = {"weight_decay": "the compiled solvers' regulariser is emb_l2 (--emb-l2, or --reg)"}
+
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem)
         spec, train = problem.spec, problem.train

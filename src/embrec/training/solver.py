@@ -82,6 +82,8 @@ class Solver(ABC):
     name: ClassVar[str]
     uses: ClassVar[frozenset[str]]
     """The TrainConfig options this solver reads."""
+    instead: ClassVar[dict[str, str]] = {}
+    """What to use instead of an option this solver does not read, for the error."""
     keeps_best: ClassVar[bool] = True
     """Whether the loop may restore the best monitored epoch's parameters (and stop early)."""
 
@@ -147,8 +149,8 @@ def check_options(
             continue
         users = sorted({s.name for s in solvers.values() if key in s.uses})
         hint = f"it is used by the {' and '.join(users)} solver" + ("s" if len(users) > 1 else "")
-        if key == "weight_decay" and "emb_l2" in solver.uses:
-            hint += f"; the {solver.name} solver's regulariser is emb_l2 (--emb-l2)"
+        if key in solver.instead:
+            hint += f"; {solver.instead[key]}"
         raise ConfigError(
             f"training option {key} is not used by the {solver.name} solver ({hint}); "
             f"drop it or choose another solver"
