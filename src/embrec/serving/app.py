@@ -65,6 +65,7 @@ log = logging.getLogger("embrec.serving")
 UserIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ID_CHARS)]
 ItemIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ITEM_NAME_CHARS)]
 CountQuery = Annotated[int, Query(ge=1, le=schemas.MAX_N, description="How many items.")]
+MinRatingsQuery = Annotated[int, Query(ge=0, le=2**62, description=schemas.MIN_RATINGS_HELP)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorBody} for code in (400, 404, 413, 422, 503)
 }
@@ -284,9 +285,22 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
 
     @app.get("/users/{user_id}/recommendations", response_model=schemas.Recommendations,
              tags=["recommendations"], **private)
-    def user_recommendations(user_id: UserIdPath, n: CountQuery = 10) -> dict[str, Any]:
-        """Top-``n`` for a known user, folding in any ratings stored for them."""
-        return service.recommend_user(user_id, n)
+    def user_recommendations(
+        user_id: UserIdPath,
+        n: CountQuery = 10,
+        min_ratings: MinRatingsQuery = 0,
+        include: Annotated[list[str] | None, Query(
+            max_length=schemas.MAX_N * 100, description=schemas.INCLUDE_HELP)] = None,
+        exclude: Annotated[list[str] | None, Query(
+            max_length=schemas.MAX_N * 100, description=schemas.EXCLUDE_HELP)] = None,
+    ) -> Any:
+        """Top-``n`` for a known user, folding in any ratings stored for them.
+
+        ``min_ratings``, ``include`` and ``exclude`` (repeatable; items by id or title,
+        genres as ``genre:NAME``) filter the items, as in ``POST /recommendations``.
+        """
+        item_filter = ItemFilter.of(min_ratings, include, exclude)
+        return service.recommend_user(user_id, n, item_filter)
 
     @app.post("/recommendations", response_model=schemas.Recommendations,
               tags=["recommendations"], responses=ERRORS)
