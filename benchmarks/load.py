@@ -7,7 +7,11 @@ Starts ``embrec serve MODEL_DIR`` on a free 127.0.0.1 port (or uses ``--url``, w
 a loopback address), then for each request kind and concurrency sends at most ``--requests``
 requests within at most ``--seconds`` from that many concurrent clients (httpx AsyncClient),
 after a short warm-up. Prints one table: requests per second, p50 and p99 latency, errors
-(anything but a 200). Without MODEL_DIR, mf-bias is trained on ml-100k for 3 epochs first.
+(anything but a 200), and the CPU milliseconds per request spent by the server (all its
+processes) and by this load generator, with the 1-minute load average at the start of
+each run. On a shared machine the CPU per request is the steadier figure: requests per
+second cannot exceed ``1000 * cores / (server_cpu_ms + client_cpu_ms)``. Without
+MODEL_DIR, mf-bias is trained on ml-100k for 3 epochs first.
 
 * ``known``: ``GET /users/{id}/recommendations?n=10`` for random known users;
 * ``new``: ``POST /recommendations`` with 10 random ratings of the 300 most rated items, n=10
@@ -34,6 +38,7 @@ from urllib.parse import urlparse
 
 import httpx
 import numpy as np
+import psutil
 
 from embrec.bundle import TrainedModel
 from embrec.serving.local import free_port, wait_until_healthy
@@ -49,6 +54,9 @@ class Result:
     seconds: float
     latencies_ms: np.ndarray
     errors: int
+    server_cpu_s: float = float("nan")
+    client_cpu_s: float = float("nan")
+    load_average: float = float("nan")
 
     @property
     def requests_per_second(self) -> float:
@@ -60,7 +68,24 @@ class Result:
         return {"kind": self.kind, "concurrency": self.concurrency, "requests": self.requests,
                 "seconds": round(self.seconds, 2), "rps": round(self.requests_per_second, 1),
                 "p50_ms": round(float(p50), 1), "p99_ms": round(float(p99), 1),
-                "errors": self.errors}
+                "errors": self.errors,
+                "server_cpu_ms": round(1000 * self.server_cpu_s / max(1, self.requests), 2),
+                "client_cpu_ms": round(1000 * self.client_cpu_s / max(1, self.requests), 2),
+                "load_1m": round(self.load_average, 2)}
+
+
+def cpu_seconds(process: psutil.Process | None) -> float:
+    """User + system CPU seconds of ``process`` and its children (workers); NaN without one."""
+    if process is None:
+        return float("nan")
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 class Requests:
@@ -82,7 +107,7 @@ class Requests:
 
 
 async def run_load(url: str, requests: Requests, kind: str, concurrency: int, total: int,
-                   seconds: float) -> Result:
+                   seconds: float, server: psutil.Process | None = None) -> Result:
     """At most ``total`` requests within ``seconds`` from ``concurrency`` concurrent clients."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
@@ -92,6 +117,8 @@ async def run_load(url: str, requests: Requests, kind: str, concurrency: int, to
         latencies: list[float] = []
         errors = 0
         sent = 0
+        load_average = os.getloadavg()[0]
+        server_cpu, client_cpu = cpu_seconds(server), time.process_time()
         started = time.perf_counter()
         deadline = started + seconds
 
@@ -111,7 +138,10 @@ async def run_load(url: str, requests: Requests, kind: str, concurrency: int, to
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return Result(kind, concurrency, len(latencies), elapsed, np.asarray(latencies), errors)
+        server_cpu = cpu_seconds(server) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+    return Result(kind, concurrency, len(latencies), elapsed, np.asarray(latencies), errors,
+                  server_cpu, client_cpu, load_average)
 
 
 def train_default_model(folder: Path) -> Path:
@@ -137,7 +167,8 @@ def start_server(model_dir: Path, db: Path, workers: int, threads: int) -> tuple
 
 def print_table(rows: list[dict], header: str) -> None:
     print(header)
-    columns = ["kind", "concurrency", "requests", "seconds", "rps", "p50_ms", "p99_ms", "errors"]
+    columns = ["kind", "concurrency", "requests", "seconds", "rps", "p50_ms", "p99_ms", "errors",
+               "server_cpu_ms", "client_cpu_ms", "load_1m"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for row in rows:
@@ -171,11 +202,12 @@ def main() -> None:
                                         args.workers, args.threads)
         try:
             requests = Requests(model)
+            server = None if process is None else psutil.Process(process.pid)
             rows = []
             for kind in args.kinds.split(","):
                 for concurrency in (int(c) for c in args.concurrency.split(",")):
                     result = asyncio.run(run_load(url, requests, kind, concurrency,
-                                                  args.requests, args.seconds))
+                                                  args.requests, args.seconds, server))
                     rows.append(result.row())
         finally:
             if process is not None:

@@ -31,10 +31,11 @@ their vectors are mostly initialisation, so their cosines are noise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
@@ -55,6 +56,15 @@ COLD_START_RANKED = "cold-start: the average user's pick score x predicted ratin
 RECOMMENDER_ATTRIBUTE = "_recommender"
 
 __all__ = ["Matched", "Query", "Recommender", "recommender_for", "top_n"]
+
+
+def pick_rows(items: Sequence[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """The 0/1 ``len(items) x n_items`` matrix whose row ``k`` picks ``items[k]``."""
+    lengths = [len(row) for row in items]
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    columns = np.concatenate(items).astype(np.int64) if items else np.empty(0, np.int64)
+    ones = np.ones(len(columns), dtype=np.float32)
+    return sp.csr_matrix((ones, columns, indptr), shape=(len(items), n_items))
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -142,17 +152,47 @@ class Recommender:
         The predicted ratings are unclipped; the key is the predicted rating, or
         with a ranking model in the bundle the pick score times it.
         """
-        rank, predicted, strategy = self.rating_scores(query)
+        rank, predicted, strategies, scorers = self.score_many([query])
+        return rank[0], predicted[0], strategies[0], scorers[0]
+
+    def score_many(
+        self, queries: Sequence[Query]
+    ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+        """:meth:`score` of many queries as ``(len(queries), n_items)`` matrices.
+
+        The known users are scored by one ``predictor.score_users`` call and every
+        query with ratings by one product with the ranking model, whoever asked.
+        """
+        shape = (len(queries), self.model.train.n_items)
+        rank, predicted = np.empty(shape), np.empty(shape)
+        strategies = [""] * len(queries)
+        known = [k for k, query in enumerate(queries) if query.user is not None]
+        if known:
+            users = np.asarray([queries[k].user for k in known], dtype=np.int64)
+            rank[known] = predicted[known] = self.model.predictor.score_users(users)
+            for k, user in zip(known, users):
+                trained = self.user_counts[user] > 0
+                strategies[k] = KNOWN_USER if trained else KNOWN_WITHOUT_RATINGS
+        for k, query in enumerate(queries):
+            if query.user is None:
+                rank[k], predicted[k], strategies[k] = self.rating_scores(query)
         ranker = self.model.ranker
         if ranker is None:
-            return rank, predicted, strategy, PREDICTED_RATING if len(query.items) else strategy
-        if len(query.items) == 0:
+            scorers = [PREDICTED_RATING if len(query.items) else strategy
+                       for query, strategy in zip(queries, strategies)]
+            return rank, predicted, strategies, scorers
+        scorers = [self.scorer] * len(queries)
+        rated = [k for k, query in enumerate(queries) if len(query.items)]
+        if rated:
+            picks = pick_rows([queries[k].items for k in rated], shape[1])
+            rank[rated] = pick_times_liking(ranker.score_picks(picks), predicted[rated],
+                                            self.model.scale)
+        for k in sorted(set(range(len(queries))) - set(rated)):
             if self._average_pick is None:
                 self._average_pick = ranker.average_user(self.model.train)
-            key = pick_times_liking(self._average_pick, predicted, self.model.scale)
-            return key, predicted, COLD_START_RANKED, COLD_START_RANKED
-        key = pick_times_liking(ranker.score_items(query.items), predicted, self.model.scale)
-        return key, predicted, strategy, self.scorer
+            rank[k] = pick_times_liking(self._average_pick, predicted[k], self.model.scale)
+            strategies[k] = scorers[k] = COLD_START_RANKED
+        return rank, predicted, strategies, scorers
 
     def rating_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray, str]:
         """``(ranking key, predicted ratings, strategy)`` of the rating model alone."""
@@ -172,19 +212,36 @@ class Recommender:
 
     def answer(self, query: Query) -> Recommendations:
         """The top ``query.n`` allowed items for ``query``, best first (module docstring)."""
-        rank, predicted, strategy, scorer = self.score(query)
-        rank = np.array(rank, dtype=np.float64)
-        if query.exclude_seen:
-            rank[query.items] = -np.inf
-        if query.allowed is not None:
-            rank[~query.allowed] = -np.inf
-        best = top_n(rank[None, :], query.n)[0]
-        best = best[best >= 0]
+        return self.answer_many([query])[0]
+
+    def answer_many(self, queries: Sequence[Query]) -> list[Recommendations]:
+        """:meth:`answer` of many queries, scored together (:meth:`score_many`)."""
+        if not queries:
+            return []
+        rank, predicted, strategies, scorers = self.score_many(queries)
+        for k, query in enumerate(queries):
+            if query.exclude_seen:
+                rank[k, query.items] = -np.inf
+            if query.allowed is not None:
+                rank[k, ~query.allowed] = -np.inf
+        best: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(queries)
+        for n in {query.n for query in queries}:
+            rows = [k for k, query in enumerate(queries) if query.n == n]
+            for k, top in zip(rows, top_n(rank[rows], n)):
+                best[k] = top[top >= 0]
+        return [
+            self._listed(query, items, predicted[k], strategies[k], scorers[k])
+            for k, (query, items) in enumerate(zip(queries, best))
+        ]
+
+    def _listed(
+        self, query: Query, best: np.ndarray, predicted: np.ndarray, strategy: str, scorer: str
+    ) -> Recommendations:
         because = self.explain(best, query.items, query.values) if query.explain else None
         return Recommendations(
             item_ids=[plain(v) for v in self.model.item_ids.to_raw(best)],
             titles=[self.names.titles[i] for i in best],
-            scores=self.model.scale.clip(np.asarray(predicted)[best]).astype(np.float32),
+            scores=self.model.scale.clip(predicted[best]).astype(np.float32),
             strategy=strategy,
             scorer=scorer,
             user_id=query.user_id,

@@ -21,7 +21,7 @@ read and written outside that lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from embrec.errors import EmbrecError, ModelError
 from embrec.recommend import recommender_for, similar_items
 from embrec.recommend.filters import ItemFilter
 from embrec.recommend.query import Query
-from embrec.recommend.result import plain
+from embrec.recommend.result import Recommendations, plain
 from embrec.serving.catalogue import Catalogue
 from embrec.serving.schemas import Limits
 from embrec.serving.store import RatingStore
@@ -218,10 +218,16 @@ class Service:
         return self.answer(self.ratings_query(ratings), n, item_filter)
 
     def answer(self, query: Query, n: int, item_filter: ItemFilter | None) -> dict[str, Any]:
-        shaped = self.queries.shaped(query, n, item_filter=item_filter)
+        return self.answer_many([self.shaped(query, n, item_filter)])[0].to_json()
+
+    def shaped(self, query: Query, n: int, item_filter: ItemFilter | None) -> Query:
+        """``query`` asking for ``n`` items that pass ``item_filter``."""
+        return self.queries.shaped(query, n, item_filter=item_filter)
+
+    def answer_many(self, queries: Sequence[Query]) -> list[Recommendations]:
+        """Shaped queries answered together (:mod:`embrec.serving.batching`)."""
         with self._lock:
-            found = self.recommender.answer(shaped)
-        return found.to_json()
+            return self.recommender.answer_many(queries)
 
     def predict(self, pairs: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
         """Predicted ratings for ``(user id, item id or title)`` pairs, in order."""
