@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 
 import numpy as np
 import pytest
@@ -76,8 +77,12 @@ def test_a_new_users_ratings_are_read_once_the_same_way_for_library_and_service(
             recommend_for_ratings(model, bad)
 
 
-def test_the_recommender_lives_with_its_model_and_no_longer():
-    assert not hasattr(__import__("embrec.recommend.engine", fromlist=["x"]), "_RECOMMENDERS")
+def test_each_model_object_keeps_its_own_recommender(model):
+    first = recommender_for(model)
+    assert recommender_for(model) is first and first.model is model
+    twin = copy.copy(model)
+    assert recommender_for(twin) is not first and recommender_for(twin).model is twin
+    assert Service(model).recommender is first
 
 
 def test_requests_awaiting_together_are_answered_in_one_batch():
