@@ -70,7 +70,7 @@ def test_same_seed_gives_the_same_numbers(u1):
 
 def test_a_diverging_learning_rate_stops_with_a_message_naming_the_epoch(u1):
     with pytest.raises(TrainingDiverged, match=r"epoch 1; lower the learning rate"):
-        fit(u1.train, "mf", epochs=2, lr=1e12, schedule="constant", optimizer="sgd")
+        fit(u1.train, "mf", solver="torch", epochs=2, lr=1e12, schedule="constant", optimizer="sgd")
 
 
 @pytest.mark.slow

@@ -29,8 +29,7 @@ from typing import Any
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
 from embrec.errors import BundleError, ConfigError, DataError, EmbrecError, ModelError
-
-__version__ = "0.1.0"
+from embrec.version import __version__
 
 _LAZY = {
     "fit": "embrec.training.fit",

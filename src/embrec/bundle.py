@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embrec import __version__
 from embrec.bundle_check import (
     check_folder,
     check_manifest_fields,
@@ -44,11 +43,12 @@ from embrec.data.transform import RatingTransform
 from embrec.display import TableDisplay
 from embrec.errors import BundleError, ConfigError, DataError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
-from embrec.models.base import DataShape
 from embrec.models.rankers import Ranker, get_ranker
 from embrec.models.registry import ModelConfig, get_spec
 from embrec.predictor import Fallback, Predictor
 from embrec.training.history import History
+from embrec.training.solver import shape_of
+from embrec.version import __version__
 
 FORMAT_VERSION = 2
 FALLBACK_PREFIX = "fallback."
@@ -201,9 +201,6 @@ class TrainedModel(TableDisplay):
             else:
                 source.append("baseline: no training ratings")
         return Prediction(user_list, item_list, ratings, source)
-
-    def data_shape(self) -> DataShape:
-        return shape_of(self.train, self.fallback.global_mean)
 
     # -- persistence ----------------------------------------------------------------
 
@@ -367,16 +364,6 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     except Exception as error:  # safetensors raises its own error types for a bad header
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise BundleError(f"{path}: not a readable safetensors file ({reason})") from None
-
-
-def shape_of(train: Ratings, global_mean: float) -> DataShape:
-    return DataShape(
-        n_users=train.n_users,
-        n_items=train.n_items,
-        global_mean=float(global_mean),
-        rating_low=train.scale.low,
-        rating_high=train.scale.high,
-    )
 
 
 def _frame_to_json(frame: pd.DataFrame | None) -> dict[str, list[Any]] | None:

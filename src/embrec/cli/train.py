@@ -255,7 +255,11 @@ def train_command(
         context.finish()
         return
     trained.save(out)
-    shutil.rmtree(checkpoint, ignore_errors=True)
+    if trained.history.stopped == "interrupted":
+        print(f"interrupted after epoch {len(trained.history.epochs)}; the checkpoint is kept: "
+              "rerun with --resume to continue")
+    else:
+        shutil.rmtree(checkpoint, ignore_errors=True)
     summary: dict[str, Any] = {
         "model": trained.name,
         "solver": trained.solver,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,7 +27,9 @@ from embrec.errors import DataError
 
 if TYPE_CHECKING:
     from embrec.data.ratings import Ratings
-    from embrec.predictor import Fallback
+
+FallbackT = TypeVar("FallbackT")
+"""A baseline ``μ + b_u + b_i`` (:class:`embrec.predictor.Fallback`, a layer above)."""
 
 REFERENCE_LOW = 1.0
 REFERENCE_HIGH = 5.0
@@ -89,7 +91,7 @@ class RatingTransform:
             scale=self.forward_scale(ratings.scale),
         )
 
-    def inverse_fallback(self, fallback: Fallback) -> Fallback:
+    def inverse_fallback(self, fallback: FallbackT) -> FallbackT:
         """The baseline in rating units: ``μ`` mapped back, the biases divided by ``slope``."""
         if self.slope is None:
             return fallback
@@ -99,7 +101,7 @@ class RatingTransform:
             (fallback.item_bias / self.slope).astype(fallback.item_bias.dtype),
         )
 
-    def forward_fallback(self, fallback: Fallback) -> Fallback:
+    def forward_fallback(self, fallback: FallbackT) -> FallbackT:
         """The baseline in reference units (the inverse of :meth:`inverse_fallback`)."""
         if self.slope is None:
             return fallback

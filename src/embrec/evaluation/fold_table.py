@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from embrec.evaluation.crossval import FoldResult
+    from embrec.evaluation.fold import FoldResult
 
 ROWS = {
     "RMSE (testset)": "rmse",

@@ -20,38 +20,22 @@ import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError
+from embrec.evaluation.fold import FoldResult, FoldTask, run_fold
+from embrec.models.registry import get_spec
+from embrec.training.fit import split_hyperparameters
 
 if TYPE_CHECKING:
     from embrec.data.splits import Split
-    from embrec.evaluation.crossval import FoldResult
-
-
-@dataclass(frozen=True)
-class FoldTask:
-    """Fit ``model`` with ``hyper`` (the keywords of ``fit``) on split ``fold``.
-
-    ``ranking_k`` adds a top-k evaluation against the popularity recommender;
-    ``threshold`` is the rating that counts as relevant there.
-    """
-
-    model: str
-    hyper: dict[str, Any] = field(hash=False)
-    solver: str | None
-    fold: str
-    ranking_k: int | None = None
-    threshold: float = 4.0
 
 
 def check_request(model: str, hyper: dict[str, Any], solver: str | None) -> None:
     """Fail before any fitting when the model, solver or a hyperparameter is not valid."""
-    from embrec.models.registry import get_spec
-    from embrec.training.fit import split_hyperparameters
 
     spec = get_spec(model)
     chosen = solver or spec.solvers[0]
@@ -72,7 +56,6 @@ def cpu_count() -> int:
 
 def solver_of(task: FoldTask) -> str:
     """The solver that will fit a task: the one asked for, else the model's default."""
-    from embrec.models.registry import get_spec
 
     return task.solver or get_spec(task.model).solvers[0]
 
@@ -134,7 +117,6 @@ def _one_thread(task: FoldTask) -> FoldTask:
 
 
 def _run_in_worker(task: FoldTask) -> dict[str, Any]:
-    from embrec.evaluation.crossval import run_fold
 
     splits = _WORKER_SPLITS[-1]
     return run_fold(splits.ratings, splits[task.fold], _one_thread(task)).to_json()
@@ -172,7 +154,6 @@ def run_tasks(
     ``ratings`` by spec with ``seed`` (and the fold files in ``data_dir``).
     Stopping the iteration early cancels the tasks not yet started.
     """
-    from embrec.evaluation.crossval import FoldResult, run_fold
 
     if not tasks:
         return

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from embrec import __version__
 from embrec.errors import DataError
 from embrec.evaluation.crossval import CVResult, FoldResult, mean_std
 from embrec.evaluation.plots import (
@@ -34,6 +33,7 @@ from embrec.evaluation.plots import (
 from embrec.evaluation.results import canonical_json
 from embrec.evaluation.sweep import SweepResult, fold_results, load_sweep, point_label
 from embrec.io import write_text_atomic
+from embrec.version import __version__
 
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from embrec import __version__
 from embrec.errors import DataError
+from embrec.version import __version__
 
 if TYPE_CHECKING:
     from embrec.evaluation.crossval import FoldResult

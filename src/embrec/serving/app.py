@@ -48,7 +48,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from embrec import __version__
 from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError
 from embrec.recommend.filters import ItemFilter
@@ -59,6 +58,7 @@ from embrec.serving.middleware import BodyLimit, SecurityHeaders, TokenGate, bea
 from embrec.serving.schemas import Limits
 from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
 from embrec.serving.store import InvalidRating, RatingStore, StoreError, open_store
+from embrec.version import __version__
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("embrec.serving")

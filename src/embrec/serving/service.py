@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from embrec import __version__
 from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError, ModelError
 from embrec.recommend import recommender_for, similar_items
@@ -36,6 +35,7 @@ from embrec.recommend.result import Recommendations, plain
 from embrec.serving.catalogue import Catalogue
 from embrec.serving.schemas import Limits
 from embrec.serving.store import RatingStore
+from embrec.version import __version__
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

@@ -1,10 +1,8 @@
-"""Compiled solvers: numba SGD and ALS for the matrix factorisation models.
+"""Solvers other than the PyTorch loop, each driven by the one training loop.
 
-``sgd`` (:mod:`embrec.solvers.sgd`) and ``als`` (:mod:`embrec.solvers.als`)
-fit ``mf`` and ``mf-bias`` as linear models; :mod:`embrec.solvers.factorization`
-holds the solver functions :func:`embrec.fit` calls by name.
+``sgd`` and ``als`` (:mod:`embrec.solvers.compiled`) fit ``mf`` and ``mf-bias``
+as linear models with compiled kernels; the closed-form biases
+(:mod:`embrec.solvers.biases`) fit ``baseline``; ``gibbs``
+(:mod:`embrec.solvers.gibbs`) samples a ``bfm``. The protocol they follow is
+:class:`embrec.training.solver.Solver`.
 """
-
-from embrec.solvers.factorization import fit_als, fit_sgd
-
-__all__ = ["fit_als", "fit_sgd"]

@@ -33,28 +33,18 @@ running posterior mean (phase ``sampling``).
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
-from embrec.bundle import shape_of
 from embrec.data.features import FeatureRows, item_rows, user_rows
 from embrec.data.ratings import Ratings
-from embrec.errors import ConfigError, TrainingDiverged
 from embrec.models.bfm import MAX_WIDTH
-from embrec.models.registry import ModelConfig, ModelSpec
-from embrec.predictor import Fallback
+from embrec.models.registry import ModelConfig
 from embrec.solvers import gibbs_kernels as kernels
-from embrec.solvers.gibbs_posterior import DENSE_LIMIT, PosteriorMean
-from embrec.training.config import TrainConfig
-from embrec.training.history import EpochRecord, EpochTable, History
+from embrec.solvers.gibbs_posterior import DENSE_LIMIT
 
 PRIOR_A0 = PRIOR_B0 = PRIOR_GAMMA0 = 1.0
 NOISE_A0 = NOISE_B0 = 1.0
@@ -176,6 +166,21 @@ class GibbsSampler:
         self.sse = self._residuals()
         return self.sse / max(n, 1)
 
+    STATE = ("V", "w", "w0", "mu_w", "lam_w", "mu_v", "lam_v", "alpha")
+
+    def state(self) -> dict[str, Any]:
+        """The chain's parameters (the caches are recomputed from them on load)."""
+        return {name: _tensor_or_number(getattr(self, name)) for name in self.STATE}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for name in self.STATE:
+            value = state[name]
+            setattr(self, name, value.numpy().copy() if isinstance(value, torch.Tensor)
+                    else float(value))
+        self.user.refresh(self.w, self.V)
+        self.item.refresh(self.w, self.V)
+        self.sse = self._residuals()
+
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``ŷ_s`` of the current sample for index pairs."""
         out = np.empty(len(users))
@@ -205,136 +210,7 @@ def fitted_width(config: ModelConfig, n_users: int, n_items: int, kept: int) -> 
     return max(1, min(config.width or limit, limit))
 
 
-def _running_rmse(total: np.ndarray, count: int, fallback_part: np.ndarray,
-                  modelled: np.ndarray, ratings: Ratings) -> tuple[float, float]:
-    raw = fallback_part.astype(np.float64).copy()
-    raw[modelled] = total / count
-    error = raw - ratings.values
-    clipped = ratings.scale.clip(raw) - ratings.values
-    return float(np.mean(error**2)), float(np.sqrt(np.mean(clipped**2)))
 
 
-class _Tracker:
-    """The running posterior-mean RMSE on a held-out set, as the Predictor would score it."""
-
-    def __init__(self, ratings: Ratings, train: Ratings, fallback: Fallback) -> None:
-        counts_u, counts_i = train.user_counts(), train.item_counts()
-        self.ratings = ratings
-        # -1 marks an id the training data lacks (ratings aligned from another file).
-        known = (ratings.users >= 0) & (ratings.items >= 0)
-        self.modelled = known & (counts_u[np.maximum(ratings.users, 0)] > 0) & (
-            counts_i[np.maximum(ratings.items, 0)] > 0
-        )
-        self.users = ratings.users[self.modelled]
-        self.items = ratings.items[self.modelled]
-        self.fallback = fallback.predict(ratings.users, ratings.items)
-        self.total = np.zeros(int(self.modelled.sum()))
-        self.count = 0
-
-    def update(self, state: GibbsSampler, keep: bool) -> tuple[float, float]:
-        current = state.predict(self.users, self.items)
-        if keep:
-            self.total += current
-            self.count += 1
-            return _running_rmse(self.total, self.count, self.fallback, self.modelled,
-                                 self.ratings)
-        return _running_rmse(current, 1, self.fallback, self.modelled, self.ratings)
-
-
-def fit_gibbs(
-    spec: ModelSpec,
-    model_config: ModelConfig,
-    config: TrainConfig,
-    train: Ratings,
-    fallback: Fallback,
-    *,
-    valid: Ratings | None = None,
-    monitor: Ratings | None = None,
-    verbose: bool = False,
-    checkpoint_dir: Path | None = None,
-    resume: bool = False,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-    **_: Any,
-) -> tuple[torch.nn.Module, History, ModelConfig]:
-    """Fit a ``bfm`` by Gibbs sampling: ``config.epochs`` sweeps, the first ``burn_in`` dropped.
-
-    Of the training options only ``epochs`` (sweeps) and ``seed`` apply; the
-    kernels run on one core, and there are no checkpoints (``resume`` is ignored).
-    The returned config carries the fitted ``width``
-    and ``fold_in_samples``, which the bundle needs to rebuild the network.
-    """
-    if spec.name != "bfm":
-        raise ConfigError(f"the gibbs solver fits 'bfm', not {spec.name!r}")
-    if not 0 <= model_config.burn_in < config.epochs:
-        raise ConfigError(
-            f"bfm: burn_in ({model_config.burn_in}) must be below epochs ({config.epochs}), "
-            "the number of Gibbs sweeps"
-        )
-    if model_config.rank < 1:
-        raise ConfigError(f"bfm: rank must be at least 1, not {model_config.rank}")
-    kept = config.epochs - model_config.burn_in
-    width = fitted_width(model_config, train.n_users, train.n_items, kept)
-    fitted = model_config.model_copy(update={
-        "width": width, "fold_in_samples": min(model_config.fold_in_samples, kept),
-    })
-    with threadpool_limits(1):
-        module, history, fitted = _sample(spec, fitted, config, train, fallback, valid=valid,
-                                          monitor=monitor, verbose=verbose, on_epoch=on_epoch)
-    return module, history, fitted
-
-
-def _sample(spec: ModelSpec, fitted: ModelConfig, config: TrainConfig, train: Ratings,
-            fallback: Fallback, *, valid: Ratings | None, monitor: Ratings | None,
-            verbose: bool, on_epoch: Callable[[EpochRecord], None] | None,
-            ) -> tuple[torch.nn.Module, History, ModelConfig]:
-    kept = config.epochs - fitted.burn_in
-    width = fitted.width
-    state = GibbsSampler(train, fitted.rank, implicit=fitted.implicit, flipped=fitted.flipped,
-                         side=fitted.side, init_std=fitted.init_std, seed=config.seed)
-    mean = PosteriorMean(train.n_users, train.n_items, fitted.rank, kept, width,
-                         fitted.fold_in_samples)
-    trackers = {name: _Tracker(r, train, fallback)
-                for name, r in (("valid", valid), ("monitor", monitor)) if r is not None}
-    history, table = History(), EpochTable(enabled=verbose, epochs=config.epochs)
-    print_every = max(1, config.epochs // 40)
-    if verbose and fitted.burn_in:
-        print(f"sweeps 1..{fitted.burn_in} are burn-in: discarded, their validation RMSE is "
-              f"that of one sample and may rise; the model averages the {kept} sweeps after")
-    try:
-        for sweep in range(config.epochs):
-            started = time.perf_counter()
-            loss = state.sweep()
-            keep = sweep >= fitted.burn_in
-            if keep:
-                mean.add(state, train.n_items)
-            seconds = time.perf_counter() - started
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"bfm: the training error became {loss} in sweep {sweep + 1}; "
-                    "lower init_std or rank"
-                )
-            scores = {name: t.update(state, keep) for name, t in trackers.items()}
-            record = EpochRecord(
-                epoch=sweep + 1, train_loss=loss,
-                valid_loss=scores["valid"][0] if "valid" in scores else None,
-                valid_rmse=scores["valid"][1] if "valid" in scores else None,
-                monitor_rmse=scores["monitor"][1] if "monitor" in scores else None,
-                seconds=seconds, ratings_per_second=len(train) / max(seconds, 1e-9), lr=0.0,
-                phase="sampling" if keep else "burn-in",
-            )
-            history.epochs.append(record)
-            if (sweep + 1) % print_every == 0 or sweep + 1 == config.epochs:
-                table.row(record)
-            if on_epoch is not None:
-                on_epoch(record)
-    except KeyboardInterrupt:
-        history.stopped = "interrupted"
-    if mean.count == 0:
-        mean = PosteriorMean(train.n_users, train.n_items, fitted.rank, 1, width,
-                             fitted.fold_in_samples)
-        mean.add(state, train.n_items)
-    fitted = fitted.model_copy(update={"fold_in_samples": len(mean.fold)})
-    module = spec.build(fitted, shape_of(train, fallback.global_mean), False)
-    mean.publish(module)
-    module.eval()
-    return module, history, fitted
+def _tensor_or_number(value: Any) -> Any:
+    return torch.from_numpy(np.array(value)) if isinstance(value, np.ndarray) else float(value)

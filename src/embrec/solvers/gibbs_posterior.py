@@ -12,13 +12,10 @@ samples are stacked instead (scaled by ``1/sqrt(count)``), an approximation.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import torch
-
-if TYPE_CHECKING:
-    from embrec.solvers.gibbs import GibbsSampler
 
 DENSE_LIMIT = 50_000_000
 """Largest ``n_users · n_items`` whose posterior-mean matrix is accumulated densely."""
@@ -43,7 +40,8 @@ class PosteriorMean:
         self.fold: list[tuple[np.ndarray, ...]] = []
         self.width = width
 
-    def add(self, state: GibbsSampler, n_items: int) -> None:
+    def add(self, state: Any, n_items: int) -> None:
+        """Add the current sample of ``state`` (a :class:`~embrec.solvers.gibbs.GibbsSampler`)."""
         P, Q = state.user.P, state.item.P
         self.w0 += state.w0
         self.user_bias += state.user.A
@@ -57,6 +55,32 @@ class PosteriorMean:
             self.fold.append((state.w0 + state.item.A, Q.copy(), rated_v.copy(),
                               rated_w.copy(), state.user_prior()))
         self.count += 1
+
+    def state(self) -> dict[str, Any]:
+        """The running sums, for a checkpoint (tensors and numbers)."""
+        def tensors(arrays: tuple[np.ndarray, ...]) -> tuple[torch.Tensor, ...]:
+            return tuple(torch.from_numpy(np.array(a, dtype=np.float64)) for a in arrays)
+
+        return {
+            "count": self.count, "w0": self.w0,
+            "user_bias": torch.from_numpy(self.user_bias.copy()),
+            "item_bias": torch.from_numpy(self.item_bias.copy()),
+            "matrix": None if self.matrix is None else torch.from_numpy(self.matrix.copy()),
+            "stacked": [tensors(pair) for pair in self.stacked],
+            "fold": [tensors(sample) for sample in self.fold],
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        def arrays(saved: tuple[torch.Tensor, ...]) -> tuple[np.ndarray, ...]:
+            return tuple(t.numpy().copy() for t in saved)
+
+        self.count, self.w0 = int(state["count"]), float(state["w0"])
+        self.user_bias = state["user_bias"].numpy().copy()
+        self.item_bias = state["item_bias"].numpy().copy()
+        if state["matrix"] is not None:
+            self.matrix = state["matrix"].numpy().copy()
+        self.stacked = [arrays(pair) for pair in state["stacked"]]
+        self.fold = [arrays(sample) for sample in state["fold"]]
 
     def factors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(p, q)`` with ``p qᵀ`` the mean interaction matrix (exact or truncated SVD)."""

@@ -1,5 +1,8 @@
 """The two views of the training data, cut into batches without per-sample Python.
 
+Pair tensors are moved to the training device once; an epoch's permutation is
+drawn on the CPU (so every device sees the same order) and moved once.
+
 An epoch is one random permutation (seeded by ``seed`` and the epoch number, so a
 resumed run sees the same order) sliced into contiguous batches. Under
 distributed training each rank keeps every ``world``-th element of the same
@@ -25,8 +28,9 @@ def epoch_permutation(n: int, seed: int, epoch: int, rank: int = 0, world: int =
 class PairBatches:
     """(users, items, ratings) batches of a rating table held as tensors."""
 
-    def __init__(self, ratings: Ratings, batch_size: int, seed: int, rank: int = 0, world: int = 1):
-        tensors = ratings.to_tensors()
+    def __init__(self, ratings: Ratings, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 device: torch.device | None = None):
+        tensors = {k: v.to(device or "cpu") for k, v in ratings.to_tensors().items()}
         self.users, self.items, self.values = tensors["users"], tensors["items"], tensors["values"]
         self.batch_size = batch_size
         self.seed, self.rank, self.world = seed, rank, world
@@ -41,6 +45,7 @@ class PairBatches:
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
         order = epoch_permutation(len(self.values), self.seed, epoch, self.rank, self.world)
+        order = order.to(self.values.device)
         users, items, values = self.users[order], self.items[order], self.values[order]
         for start in range(0, len(order), self.batch_size):
             stop = start + self.batch_size
@@ -57,8 +62,9 @@ class RowBatches:
 
     def __init__(
         self, ratings: Ratings, orientation: str, batch_size: int, seed: int,
-        rank: int = 0, world: int = 1,
+        rank: int = 0, world: int = 1, device: torch.device | None = None,
     ):
+        self.device = device or torch.device("cpu")
         self.matrix = ratings.to_csr(by=orientation)
         self.rows = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
         self.batch_size = batch_size
@@ -80,7 +86,8 @@ class RowBatches:
         mask = np.zeros_like(values)
         row_of_entry = np.repeat(np.arange(len(rows)), np.diff(block.indptr))
         mask[row_of_entry, block.indices] = 1.0
-        return torch.from_numpy(values), torch.from_numpy(mask)
+        return (torch.from_numpy(values).to(self.device, non_blocking=True),
+                torch.from_numpy(mask).to(self.device, non_blocking=True))
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = epoch_permutation(len(self.rows), self.seed, epoch, self.rank, self.world).numpy()

@@ -6,11 +6,14 @@ result so a number can be reproduced from it.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from embrec.errors import ConfigError
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
 class TrainConfig(BaseModel):
@@ -39,6 +42,14 @@ class TrainConfig(BaseModel):
         seed: seeds initialisation, permutations and dropout.
         threads: torch intra-op threads (None: one below a million training ratings,
             else the free cores; see :mod:`embrec.training.threads`).
+        device: where the torch solver trains: ``auto`` (a CUDA GPU when torch
+            sees one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``. The
+            compiled solvers (sgd, als, gibbs) run on the CPU. Bundles are saved
+            from CPU tensors whatever the device.
+
+    Which solver reads which option: see ``uses`` on each solver
+    (:mod:`embrec.training.solver`); an option given explicitly that the
+    chosen solver does not read is an error.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -58,6 +69,7 @@ class TrainConfig(BaseModel):
     patience: int | None = None
     seed: int = 0
     threads: int | None = None
+    device: str = "auto"
 
     @model_validator(mode="after")
     def _check_ranges(self) -> TrainConfig:
@@ -69,6 +81,8 @@ class TrainConfig(BaseModel):
             raise ValueError("batch_size must be at least 1")
         if not 0.0 <= self.valid_fraction < 1.0:
             raise ValueError("valid_fraction must be in [0, 1)")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
         return self
 
 

@@ -47,7 +47,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from embrec.bundle import shape_of
 from embrec.data.ratings import Ratings
 from embrec.errors import ConfigError
 from embrec.models.registry import ModelConfig, ModelSpec
@@ -56,6 +55,7 @@ from embrec.training.config import TrainConfig
 from embrec.training.history import EpochRecord, EpochTable, History
 from embrec.training.loop import Trainer
 from embrec.training.optim import SPARSE_OPTIMIZERS
+from embrec.training.solver import shape_of
 
 T = TypeVar("T")
 
@@ -295,6 +295,9 @@ def fit_torch_distributed(
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> tuple[nn.Module, History, ModelConfig]:
     """The PyTorch solver on one rank; ``fit(..., distributed=context)`` calls it."""
+    if config.device == "auto":
+        # gloo reduces CPU tensors: a distributed run stays on the CPU unless told otherwise.
+        config = config.model_copy(update={"device": "cpu"})
     if config.threads is None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.local_world))
     sparse = config.optimizer in SPARSE_OPTIMIZERS

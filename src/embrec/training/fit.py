@@ -26,19 +26,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from embrec.bundle import Metrics, TrainedModel, shape_of
+from embrec.bundle import Metrics, TrainedModel
 from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
 from embrec.data.sufficiency import require_enough
 from embrec.data.transform import RatingTransform
 from embrec.errors import ConfigError
-from embrec.models.baseline import solve_biases
 from embrec.models.rankers import fit_ranker
 from embrec.models.registry import ModelConfig, ModelSpec, get_spec
 from embrec.predictor import Fallback
 from embrec.presets import apply_preset, get_preset
-from embrec.solvers.factorization import fit_als, fit_sgd
-from embrec.solvers.gibbs import fit_gibbs
+from embrec.solvers.biases import BiasSolver
+from embrec.solvers.compiled import ALSSolver, SGDSolver
+from embrec.solvers.gibbs_solver import GibbsSolver
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
 from embrec.training.history import (
     RATING_UNITS,
@@ -47,9 +47,10 @@ from embrec.training.history import (
     History,
     record_in_units,
 )
-from embrec.training.loop import Trainer, evaluate
-from embrec.training.optim import SPARSE_OPTIMIZERS
+from embrec.training.loop import TrainingLoop
+from embrec.training.solver import Problem, Solver, check_options
 from embrec.training.threads import configure_threads
+from embrec.training.torch_solver import TorchSolver, evaluate
 
 if TYPE_CHECKING:
     from embrec.training.distributed import Distributed
@@ -169,6 +170,7 @@ def fit(
             print(get_preset(preset).describe())
     spec = get_spec(model or DEFAULT_MODEL)
     solver = solver or ("torch" if distributed is not None else spec.default_solver)
+    explicit = set(hyperparameters)
     model_config, config = split_hyperparameters(spec, hyperparameters, solver)
     configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
@@ -183,7 +185,9 @@ def fit(
         print(f"rating scale {train.scale.low:g}..{train.scale.high:g}: {transform.describe()}")
     reference = transform.forward_ratings(fit_part)
     fallback = Fallback.fit(reference)
-    fitter = SOLVERS[solver] if distributed is None else distributed.fitter(solver)
+    if distributed is None:
+        solver_cls = solver_class(solver, model_config)
+        check_options(solver_cls, explicit, SOLVERS)
     if on_epoch is not None and not transform.identity:
         report = on_epoch
 
@@ -192,13 +196,18 @@ def fit(
 
     units = RATING_UNITS.set(transform.factor)
     try:
-        module, history, model_config = fitter(
-            spec, model_config, config, reference, fallback,
+        options = dict(
             valid=transform.forward_ratings(test), monitor=transform.forward_ratings(monitor),
             verbose=verbose,
             checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
             resume=resume, on_epoch=on_epoch,
         )
+        if distributed is None:
+            problem = Problem(spec, model_config, config, reference, fallback, verbose=verbose)
+            module, history, model_config = run_solver(solver_cls(problem), **options)
+        else:
+            module, history, model_config = distributed.fitter(solver)(
+                spec, model_config, config, reference, fallback, **options)
     finally:
         RATING_UNITS.reset(units)
     trained = TrainedModel(
@@ -237,12 +246,39 @@ def with_preset(
     return chosen.model, chosen.solver, hyper, provenance
 
 
-def fit_torch(
-    spec: ModelSpec,
-    model_config: ModelConfig,
-    config: TrainConfig,
-    train: Ratings,
-    fallback: Fallback,
+SOLVERS: dict[str, type[Solver]] = {
+    "torch": TorchSolver,
+    "sgd": SGDSolver,
+    "als": ALSSolver,
+    "biases": BiasSolver,
+    "gibbs": GibbsSolver,
+}
+"""Every solver by name: a :class:`~embrec.training.solver.Solver` the loop drives."""
+
+
+def solver_class(name: str, model_config: ModelConfig) -> type[Solver]:
+    """The solver class of ``name`` for a model config.
+
+    ``als`` of a model without factor tables (``baseline``: only biases) is the
+    biases' closed form, itself alternating least squares.
+    """
+    if name == "als" and not hasattr(model_config, "factors"):
+        return BiasSolver
+    return SOLVERS[name]
+
+
+def reads_option(model: str, option: str, solver: str | None = None) -> bool:
+    """Whether fitting ``model`` with ``solver`` (default: the model's) reads training ``option``.
+
+    A caller that sets one option across models (``epochs=2`` for every model of
+    a comparison) asks first: giving it to a solver that ignores it is an error.
+    """
+    spec = get_spec(model)
+    return option in solver_class(solver or spec.default_solver, spec.make_config({})).uses
+
+
+def run_solver(
+    solver: Solver,
     *,
     valid: Ratings | None,
     monitor: Ratings | None,
@@ -250,64 +286,15 @@ def fit_torch(
     checkpoint_dir: Path | None,
     resume: bool,
     on_epoch: Callable[[EpochRecord], None] | None = None,
-    rank: int = 0,
-    world: int = 1,
-    wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
 ) -> tuple[torch.nn.Module, History, ModelConfig]:
-    """The PyTorch training loop (every model): see :mod:`embrec.training.loop`."""
-    sparse = config.optimizer in SPARSE_OPTIMIZERS
-    module = spec.build(model_config, shape_of(train, fallback.global_mean), sparse)
-    trainer = Trainer(
-        module, config, train, fallback,
-        valid=valid, monitor=monitor,
-        table=EpochTable(enabled=verbose and rank == 0, epochs=config.epochs),
-        checkpoint_dir=checkpoint_dir,
-        rank=rank, world=world,
-        wrapped=None if wrap is None else wrap(module),
-        on_epoch=on_epoch,
+    """Train ``solver`` in the one epoch loop; returns ``(module, history, fitted config)``."""
+    loop = TrainingLoop(
+        solver, solver.config, valid=valid, monitor=monitor,
+        table=EpochTable(enabled=verbose, epochs=solver.epochs),
+        checkpoint_dir=checkpoint_dir, on_epoch=on_epoch,
     )
     if resume:
-        trainer.resume()
-    return module, trainer.fit(), model_config
-
-
-def fit_baseline_als(
-    spec: ModelSpec,
-    model_config: ModelConfig,
-    config: TrainConfig,
-    train: Ratings,
-    fallback: Fallback,
-    **_: Any,
-) -> tuple[torch.nn.Module, History, ModelConfig]:
-    """Closed-form biases by alternating least squares (the ``baseline`` model)."""
-    module = spec.build(model_config, shape_of(train, fallback.global_mean), False)
-    mu, b_user, b_item = solve_biases(
-        train.users, train.items, train.values, train.n_users, train.n_items,
-        model_config.reg_user, model_config.reg_item, model_config.sweeps,
-    )
-    with torch.no_grad():
-        module.global_bias.fill_(mu)
-        module.user_bias.weight.copy_(torch.from_numpy(b_user)[:, None])
-        module.item_bias.weight.copy_(torch.from_numpy(b_item)[:, None])
-    return module, History(), model_config
-
-
-def fit_closed_form(spec: ModelSpec, *args: Any, **kwargs: Any) -> tuple[
-    torch.nn.Module, History, ModelConfig
-]:
-    """The ``als`` solver: closed-form biases (``baseline``) or ALS factorisation (``mf*``)."""
-    if spec.name == "baseline":
-        return fit_baseline_als(spec, *args, **kwargs)
-    return fit_als(spec, *args, **kwargs)
-
-
-# A solver finds a model's parameters: ``solver(spec, model_config, train_config,
-# train, fallback, *, valid, monitor, verbose, checkpoint_dir, resume, on_epoch)``
-# returns ``(module, history, model_config)`` (the config as actually fitted).
-SolverFn = Callable[..., tuple[torch.nn.Module, History, ModelConfig]]
-SOLVERS: dict[str, SolverFn] = {
-    "torch": fit_torch,
-    "als": fit_closed_form,
-    "sgd": fit_sgd,
-    "gibbs": fit_gibbs,
-}
+        loop.resume()
+    history = loop.fit()
+    module, fitted = solver.finish()
+    return module, history, fitted

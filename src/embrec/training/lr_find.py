@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from embrec.bundle import shape_of
 from embrec.data.ratings import Ratings
 from embrec.data.transform import RatingTransform
 from embrec.models.registry import get_spec
 from embrec.predictor import Fallback
 from embrec.training.fit import split_hyperparameters
 from embrec.training.loop import Trainer
+from embrec.training.solver import shape_of
 from embrec.training.threads import configure_threads
 
 

@@ -5,10 +5,10 @@ embedding tables produce row-sparse gradients and are updated by
 ``torch.optim.SparseAdam``, :class:`~embrec.training.row_sparse.LazyAdam` or
 :class:`~embrec.training.row_sparse.RowWiseAdagrad` (only the rows a batch
 touched move, so a step costs O(batch) whatever the table size), the dense
-rest by AdamW. Schedules follow fastai's
-``fit_one_cycle``: the rate warms up over the first quarter of the steps from
-``lr/25`` to ``lr`` and anneals (cosine) to ``lr/1e5`` while Adam's β1 moves
-0.95 → 0.85 → 0.95.
+rest by AdamW. The schedule is the one of every solver
+(:mod:`embrec.training.schedule`), set before each step: one-cycle warms up over
+the first quarter of the steps from ``lr/25`` to ``lr`` and anneals (cosine) to
+``lr/25/1e5`` while Adam's β1 moves 0.95 → 0.85 → 0.95.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from torch import nn
 
 from embrec.training.config import TrainConfig
 from embrec.training.row_sparse import LazyAdam, RowWiseAdagrad
+from embrec.training.schedule import WARM_UP, learning_rate, one_cycle_momentum
 
 SPARSE_OPTIMIZERS = frozenset({"sparse-adam", "lazy-adam", "row-adagrad"})
 """Optimiser choices that build embedding tables with ``sparse=True``."""
@@ -84,27 +85,56 @@ def _sparse_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.
     return torch.optim.SparseAdam(params, lr=config.lr)
 
 
-def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int) -> Any:
-    if config.schedule == "one-cycle" and total_steps < 8:
-        # Too few steps for a warm-up phase (OneCycleLR divides by its length):
-        # anneal from the peak instead.
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
-    if config.schedule == "one-cycle":
+class StepSchedule:
+    """Sets an optimiser's rate (and one-cycle's β1) before each step from :func:`learning_rate`.
+
+    The one schedule of every solver (:mod:`embrec.training.schedule`), stepped
+    after each optimiser step; its state is the step count.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                 total_steps: int) -> None:
+        self.optimizer = optimizer
+        self.peak = config.lr
+        self.total = max(1, total_steps)
+        self.schedule = config.schedule
+        if self.schedule == "one-cycle" and self.total < 8:
+            # Too few steps for a warm-up phase: anneal from the peak instead.
+            self.schedule = "cosine"
         has_momentum = "betas" in optimizer.defaults or "momentum" in optimizer.defaults
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=config.lr,
-            total_steps=max(1, total_steps),
-            pct_start=0.25,
-            div_factor=25.0,
-            final_div_factor=1e5,
-            base_momentum=0.85,
-            max_momentum=0.95,
-            cycle_momentum=has_momentum,
-        )
-    if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
-    return None
+        self.cycle_momentum = self.schedule == "one-cycle" and has_momentum
+        self.steps = 0
+        self._apply()
+
+    def _progress(self) -> tuple[float, float]:
+        if self.schedule == "one-cycle":
+            last = self.total - 1
+            return self.steps / last, (WARM_UP * self.total - 1) / last
+        return self.steps / self.total, WARM_UP
+
+    def _apply(self) -> None:
+        t, warm = self._progress()
+        lr = learning_rate(self.schedule, self.peak, t, warm)
+        momentum = one_cycle_momentum(t, warm) if self.cycle_momentum else None
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+            if momentum is None:
+                continue
+            if "betas" in group:
+                group["betas"] = (momentum, *group["betas"][1:])
+            else:
+                group["momentum"] = momentum
+
+    def step(self) -> None:
+        self.steps += 1
+        self._apply()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps = int(state["steps"])
+        self._apply()
 
 
 def make_optimizers(module: nn.Module, config: TrainConfig, steps_per_epoch: int) -> Optimizers:
@@ -118,5 +148,6 @@ def make_optimizers(module: nn.Module, config: TrainConfig, steps_per_epoch: int
     if sparse:
         optimizers.append(_sparse_optimizer(sparse, config))
     total = config.epochs * steps_per_epoch
-    schedulers = [s for s in (_schedule(o, config, total) for o in optimizers) if s is not None]
+    schedulers = [] if config.schedule == "constant" else [
+        StepSchedule(o, config, total) for o in optimizers]
     return Optimizers(optimizers, schedulers)

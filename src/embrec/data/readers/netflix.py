@@ -230,9 +230,3 @@ def find_titles(folder: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def read_netflix_folder(folder: str | Path, *, on_duplicate: str = "last") -> Ratings:
-    """A Netflix Prize folder: ``training_set/`` or ``combined_data_*.txt``, movie_titles.txt."""
-    folder = Path(folder)
-    return read_netflix(folder, find_titles(folder), on_duplicate=on_duplicate)

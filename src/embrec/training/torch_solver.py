@@ -1,0 +1,201 @@
+"""The ``torch`` solver: minibatch gradient steps on any network, on any torch device.
+
+Pair models minimise the mean squared error of a batch of ratings, plus
+``emb_l2 · Σ‖used embedding rows‖² / B``. Row models minimise the masked mean
+squared error over the observed entries of a batch of rows, plus their own L2
+term scaled by ``1 / N_observed`` (so the per-batch objective is the model's
+full objective divided by the number of ratings).
+
+The network and the training tensors are moved to ``config.device`` once. An
+epoch's loss is summed on the device and read once at its end: no batch waits
+for the device (no ``.item()`` per batch). A NaN or infinite loss is found at
+the end of the epoch it happened in.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from embrec.data.ratings import Ratings
+from embrec.errors import ConfigError, TrainingDiverged
+from embrec.models.registry import ModelConfig
+from embrec.predictor import Fallback, Predictor
+from embrec.training.batches import PairBatches, RowBatches
+from embrec.training.config import TRAIN_KEYS, TrainConfig
+from embrec.training.optim import SPARSE_OPTIMIZERS, make_optimizers
+from embrec.training.scores import Evaluation, score_predictions
+from embrec.training.solver import EpochStep, Problem, Solver
+
+CUDA_HINT = (
+    "install the CUDA build of torch (pip install torch --index-url "
+    "https://download.pytorch.org/whl/cu124, the same version) on a machine with an NVIDIA GPU, "
+    "or use --device cpu"
+)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> the first CUDA GPU when torch sees one, else the CPU; ``cuda`` checked."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--device {device}: no CUDA GPU is visible to torch "
+                f"(torch.cuda.is_available() is False); {CUDA_HINT}"
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"--device {device}: torch sees {torch.cuda.device_count()} CUDA GPU(s), "
+                f"numbered from 0; choose one of them"
+            )
+    return torch.device(device)
+
+
+def evaluate(predictor: Predictor, ratings: Ratings) -> Evaluation:
+    """A predictor's held-out loss, RMSE and MAE (see :mod:`embrec.training.scores`)."""
+    raw, _ = predictor.predict(ratings.users, ratings.items, clip=False)
+    return score_predictions(raw, ratings.values, predictor.scale)
+
+
+class TorchSteps:
+    """The network, its batches and its optimisers; one gradient step at a time."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        config: TrainConfig,
+        train: Ratings,
+        fallback: Fallback,
+        *,
+        rank: int = 0,
+        world: int = 1,
+        wrapped: nn.Module | None = None,
+        device: torch.device | None = None,
+    ) -> None:
+        self.device = device or torch.device("cpu")
+        self.module = module.to(self.device)
+        self.network = wrapped or self.module
+        self.config = config
+        self.train = train
+        self.fallback = fallback
+        if module.view == "pairs":
+            self.batches: Any = PairBatches(train, config.batch_size, config.seed, rank, world,
+                                            device=self.device)
+        else:
+            self.batches = RowBatches(train, module.orientation, config.batch_size,
+                                      config.seed, rank, world, device=self.device)
+        self.optimizers = make_optimizers(self.module, config, len(self.batches))
+
+    def _pair_step(self, users: torch.Tensor, items: torch.Tensor, values: torch.Tensor):
+        predictions = self.network(users, items)
+        loss = torch.nn.functional.mse_loss(predictions, values)
+        objective = loss
+        if self.config.emb_l2:
+            objective = loss + self.config.emb_l2 * self.module.penalty(users, items) / len(values)
+        return loss, objective, len(values)
+
+    def _row_step(self, rows: torch.Tensor, mask: torch.Tensor):
+        reconstruction = self.network(rows)
+        observed = mask.sum().clamp(min=1.0)
+        loss = (((reconstruction - rows) * mask) ** 2).sum() / observed
+        objective = loss + self.module.penalty() / self.batches.n_observed
+        return loss, objective, observed
+
+    def step_on_device(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, Any]:
+        """One optimiser step; ``(loss × count, count)`` left on the device, unread."""
+        loss, objective, count = (
+            self._pair_step(*batch) if self.module.view == "pairs" else self._row_step(*batch)
+        )
+        self.optimizers.zero_grad()
+        objective.backward()
+        if self.config.grad_clip:
+            nn.utils.clip_grad_norm_(self.module.parameters(), self.config.grad_clip)
+        self.optimizers.step()
+        return loss.detach().double() * count, count
+
+    def _step(self, batch: tuple[torch.Tensor, ...], epoch: int) -> tuple[float, int]:
+        """One step read back at once (for the learning-rate finder): ``(loss, count)``."""
+        total, count = self.step_on_device(batch)
+        count = int(count) if isinstance(count, int) else int(count.item())
+        value = float(total) / max(1, count)
+        if not np.isfinite(value):
+            raise TrainingDiverged(
+                f"the training loss became {value} in epoch {epoch + 1}; "
+                f"lower the learning rate (it was {self.config.lr:g}, try {self.config.lr / 10:g})"
+            )
+        return value, count
+
+    def cpu_module(self) -> nn.Module:
+        """The network on the CPU (itself when it trains there), for predicting from numpy."""
+        return self.module if self.device.type == "cpu" else copy.deepcopy(self.module).cpu()
+
+    def predictor(self) -> Predictor:
+        return Predictor(self.cpu_module(), self.train, self.fallback, self.train.scale)
+
+
+class TorchSolver(Solver):
+    """Every model's solver: :class:`TorchSteps` over ``config.epochs`` epochs."""
+
+    name = "torch"
+    uses = TRAIN_KEYS
+
+    def __init__(self, problem: Problem, *, module: nn.Module | None = None, rank: int = 0,
+                 world: int = 1, wrapped: nn.Module | None = None) -> None:
+        super().__init__(problem)
+        config = problem.config
+        if module is None:
+            sparse = config.optimizer in SPARSE_OPTIMIZERS
+            module = problem.spec.build(problem.model_config, problem.shape, sparse)
+        self.steps = TorchSteps(module, config, problem.train, problem.fallback, rank=rank,
+                                world=world, wrapped=wrapped, device=resolve_device(config.device))
+
+    @classmethod
+    def for_module(cls, module: nn.Module, config: TrainConfig, train: Ratings,
+                   fallback: Fallback, **options: Any) -> TorchSolver:
+        return cls(Problem(None, None, config, train, fallback), module=module, **options)
+
+    def run_epoch(self, epoch: int) -> EpochStep:
+        steps = self.steps
+        steps.module.train()
+        total = torch.zeros((), dtype=torch.float64, device=steps.device)
+        count: Any = 0
+        for batch in self.track(steps.batches.epoch(epoch), len(steps.batches), epoch + 1):
+            loss_sum, n = steps.step_on_device(batch)
+            total += loss_sum
+            count += n
+        count = count if isinstance(count, int) else float(count)
+        return EpochStep(float(total) / max(1, count), steps.optimizers.lr,
+                         examples=steps.batches.n_examples)
+
+    def scores(self) -> dict[str, Evaluation]:
+        if not self.watched:
+            return {}
+        predictor = self.steps.predictor()
+        return {name: evaluate(predictor, ratings) for name, ratings in self.watched.items()}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": {k: v.detach().cpu() for k, v in self.steps.module.state_dict().items()},
+            "optimizers": self.steps.optimizers.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.steps.module.load_state_dict(state["model"])
+        self.steps.optimizers.load_state_dict(state["optimizers"])
+        torch.set_rng_state(state["rng"])
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.steps.module.state_dict().items()}
+
+    def restore(self, snapshot: dict[str, torch.Tensor]) -> None:
+        self.steps.module.load_state_dict(snapshot)
+
+    def finish(self) -> tuple[nn.Module, ModelConfig]:
+        return self.steps.module.cpu(), self.problem.model_config
