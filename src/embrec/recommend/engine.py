@@ -41,7 +41,7 @@ import numpy as np
 
 from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
-from embrec.recommend.coldstart import COLD_START, average_user_scores, popularity_bonus
+from embrec.recommend.coldstart import COLD_START, average_user_scores, liked_share
 from embrec.recommend.filters import ItemFilter
 from embrec.recommend.foldin import FoldIn, make_fold_in
 from embrec.recommend.ranking_scorer import PREDICTED_RATING, pick_times_liking, scorer_name
@@ -222,7 +222,8 @@ class Recommender:
             return predicted, predicted, KNOWN_USER if known else KNOWN_WITHOUT_RATINGS
         if len(query.items) == 0:
             average = self.average_user
-            return average + popularity_bonus(self.model), average, COLD_START
+            key = pick_times_liking(liked_share(self.model), average, self.model.scale)
+            return key, average, COLD_START
         predicted = np.asarray(self.fold_in.scores(query.items, query.values), dtype=np.float64)
         cold = self.item_counts == 0
         if cold.any():
