@@ -8,11 +8,12 @@ refitted on the whole training fold and scored on the test fold (reported beside
 it). The protocol is :mod:`embrec.evaluation.ranking` (k = 10, relevant >= 4).
 Scorers: popularity; the predicted rating of ``mf-bias`` (default solver); EASE
 (lambda from its own carve-out grid); and EASE pick score x liking^a for
-a = 0.5, 1, 2 (:mod:`embrec.recommend.ranking_scorer`, a = 1 being the default);
+a = 0.5, 1, 2 (:mod:`embrec.recommend.ranking_scorer`);
 Mult-DAE (:mod:`embrec.models.multdae`) alone and x liking (``--no-dae`` skips
 it); and EASE x liking divided by ``n_i^b``, ``n_i`` the item's training ratings,
 for b = 0.1, 0.25, 0.5 (popularity debiasing: Steck, "Item popularity and
-recommendation accuracy", RecSys 2011).
+recommendation accuracy", RecSys 2011; not adopted, see
+:mod:`embrec.recommend.ranking_scorer`). a = 1, undivided, is the default.
 Prints mean NDCG@10 / precision@10 / coverage@10 per scorer and one JSON line.
 """
 
