@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Create benchmarks/peers/.venv with Cornac and Surprise for benchmarks/speed.py.
-# Every install goes through the project's constraints (torch stays pinned to
-# the CPU build should anything pull it in).
+# Create benchmarks/peers/.venv with the peer libraries: Cornac and Surprise for
+# benchmarks/speed.py and accuracy.py, LensKit for accuracy.py and ranking.py,
+# implicit for ranking.py.
+# Every install goes through the peers' constraints (constraints.txt here): torch
+# stays pinned to the CPU build embrec uses, installed first as `make setup` does.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-python3}"
 "$python" -m venv "$here/.venv"
-"$here/.venv/bin/python" -m pip install --quiet --upgrade pip setuptools wheel -c "$root/constraints.txt"
-"$here/.venv/bin/python" -m pip install -c "$root/constraints.txt" -r "$here/requirements.txt"
+"$here/.venv/bin/python" -m pip install --quiet --upgrade pip setuptools wheel -c "$here/constraints.txt"
+"$here/.venv/bin/python" -m pip install --quiet -c "$here/constraints.txt" torch==2.13.0
+"$here/.venv/bin/python" -m pip install -c "$here/constraints.txt" -r "$here/requirements.txt"
 "$here/.venv/bin/python" -c "import cornac, surprise; print('cornac', cornac.__version__, 'surprise', surprise.__version__)"
 "$here/.venv/bin/python" -c "import lenskit; print('lenskit', lenskit.__version__)"
+"$here/.venv/bin/python" -c "import implicit; print('implicit', implicit.__version__)"

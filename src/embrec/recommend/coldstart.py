@@ -1,17 +1,25 @@
 """Cold start: a user with no ratings, an item with none.
 
-**A new user with no ratings** gets the average user's list, nudged towards
-items people know. For item ``i`` with ``n_i`` training ratings::
+**A new user with no ratings** gets what people pick and like: the average
+user's predicted rating weighed by how many people rated the item highly. For
+item ``i``, with ``m_i`` of the ``n`` known users rating it at least
+``lo + 3/4 (hi - lo)`` (4 on a 1..5 scale) in training::
 
     ā_i = mean over known users u of r̂(u, i)                        (the average user)
-    rank_i = ā_i + γ (hi - lo) log(1 + n_i) / log(1 + max_j n_j)    (γ = 1/8)
+    rank_i = (m_i / n) · (clip(ā_i) - lo + 1/2)                     (liked share x liking)
 
-``ā_i`` is each model's own prediction averaged over (a seeded sample of at most
-2,000 of) the known users, so it is the average user of that model, not of a
-separate baseline; the popularity term is worth at most half a star on a 1..5
-scale and favours items a new user is likely to have heard of over obscure ones
-with a few enthusiastic ratings. The score shown is ``ā_i``, clipped; the list
-says it is a cold-start answer.
+the product of :mod:`embrec.recommend.ranking_scorer` with the liked share as the
+pick score (a bundle with a ranking model uses that model's average-user pick
+score instead). ``ā_i`` is each model's own prediction averaged over (a seeded
+sample of at most 2,000 of) the known users, so it is the average user of that
+model, not of a separate baseline. Ranked by ``ā_i`` alone (or with a bounded
+popularity bonus) the list fills with films a handful of people rated highly: on
+ml-100k u1 (``mf-bias`` trained as ``make demo`` trains it), NDCG@10 of the same
+list for every test user is 0.049 by ``ā_i``, 0.121 with a bonus of at most half a
+star for popularity (the rule before this one), 0.245 for the number of ratings,
+0.254 for the share who rated x liking and 0.263 for the liked share x liking
+(EASE's average-user pick score x liking: 0.258). The score shown is ``ā_i``,
+clipped; the list says it is a cold-start answer.
 
 **A new item with no ratings** is predicted as the average item for each user,
 or, when the data has genres, the average of the items sharing its genres::
@@ -35,8 +43,8 @@ from embrec.recommend.query import user_index
 from embrec.recommend.result import plain
 
 COLD_START = "cold-start: average user + popularity"
-POPULARITY_WEIGHT = 0.125
 AVERAGE_USER_SAMPLE = 2000
+LIKED_AT = 0.75
 
 
 def score_chunks(model: TrainedModel, users: np.ndarray):
@@ -62,11 +70,15 @@ def average_user_scores(
     return total / len(users)
 
 
-def popularity_bonus(model: TrainedModel) -> np.ndarray:
-    """``γ (hi - lo) log(1 + n_i) / log(1 + max n)``: at most an eighth of the scale."""
-    counts = model.train.item_counts().astype(np.float64)
-    top = np.log1p(counts.max()) if len(counts) and counts.max() > 0 else 1.0
-    return POPULARITY_WEIGHT * (model.scale.high - model.scale.low) * np.log1p(counts) / top
+def liked_share(model: TrainedModel) -> np.ndarray:
+    """``n_i / n``: the share of the known users who rated each item at ``liked_at`` or above.
+
+    ``liked_at = lo + 3/4 (hi - lo)``: 4 on a 1..5 scale.
+    """
+    train, scale = model.train, model.scale
+    liked = train.values >= scale.low + LIKED_AT * (scale.high - scale.low)
+    counts = np.bincount(train.items[liked], minlength=train.n_items)
+    return counts.astype(np.float64) / max(1, train.n_users)
 
 
 @dataclass

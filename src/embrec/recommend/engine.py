@@ -39,7 +39,7 @@ import scipy.sparse as sp
 
 from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
-from embrec.recommend.coldstart import COLD_START, average_user_scores, popularity_bonus
+from embrec.recommend.coldstart import COLD_START, average_user_scores, liked_share
 from embrec.recommend.filters import ItemFilter
 from embrec.recommend.foldin import FoldIn, make_fold_in
 from embrec.recommend.query import Matched, Query, QueryMaker
@@ -203,7 +203,8 @@ class Recommender:
             return predicted, predicted, KNOWN_USER if known else KNOWN_WITHOUT_RATINGS
         if len(query.items) == 0:
             average = self.average_user
-            return average + popularity_bonus(self.model), average, COLD_START
+            key = pick_times_liking(liked_share(self.model), average, self.model.scale)
+            return key, average, COLD_START
         folded = np.asarray(self.fold_in.scores(query.items, query.values), dtype=np.float64)
         predicted = predictor.fill_cold_items(folded, query.items, query.values)
         return predicted, predicted, self.fold_in.description

@@ -2,8 +2,13 @@
 
 An answer tells most about a new user when the user is likely to know the item,
 when people disagree about it (a rating of a film everyone loves says little),
-and when it probes a direction of taste the other questions do not. Among the
-``pool`` most rated items, with ``v_i`` the item's vector in the model's item
+and when it probes a direction of taste the other questions do not. The pool is
+the ``pool`` items people pick and like most, by the key of the empty-ratings
+answer (:mod:`embrec.recommend.coldstart`: the ranking model's average-user pick
+score, or without one the share of users who rated the item 4 or more, times the
+average user's predicted rating), so every question is about a film most people know
+(ml-100k u1: each has at least 100 training ratings) rather than the best rated of
+the rarely rated. Among the pool, with ``v_i`` the item's vector in the model's item
 space (:mod:`embrec.recommend.space`), centred over the pool and scaled to unit
 length::
 
@@ -34,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from embrec.bundle import TrainedModel
-from embrec.recommend.engine import recommender_for
+from embrec.recommend.engine import Query, recommender_for
 from embrec.recommend.result import plain
 
 POOL = 200
@@ -99,8 +104,10 @@ def onboarding_items(model: TrainedModel, k: int = 10, pool: int = POOL) -> Onbo
     """The ``k`` items to ask a new user to rate first (see the module docstring)."""
     recommender = recommender_for(model)
     counts, mean, variance = item_rating_moments(model)
+    picked_and_liked = recommender.score(Query(None))[0]
     rated = np.flatnonzero(counts > 0)
-    candidates = rated[np.argsort(-counts[rated], kind="stable")[: max(pool, k)]]
+    order = np.argsort(-picked_and_liked[rated], kind="stable")
+    candidates = rated[order[: max(pool, k)]]
     vectors = recommender.space.dense(candidates)
     vectors = vectors - vectors.mean(axis=0)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
