@@ -55,6 +55,7 @@ from embrec.recommend.filters import ItemFilter
 from embrec.serving import schemas
 from embrec.serving.batching import MicroBatcher
 from embrec.serving.docs import app_with_offline_docs
+from embrec.serving.encoding import FastJSONResponse
 from embrec.serving.middleware import BodyLimit, SecurityHeaders, TokenGate, bearer_matches
 from embrec.serving.schemas import Limits
 from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
@@ -245,8 +246,9 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
     The two recommendation endpoints are the hot path under load: they run on the event
     loop, the requests ready together are scored together (:mod:`.batching`), and they
     return their JSON as built (``Recommendations.to_json`` is the documented
-    :class:`~embrec.serving.schemas.Recommendations`), without FastAPI validating and
-    encoding the response a second time.
+    :class:`~embrec.serving.schemas.Recommendations`), encoded by orjson when it is
+    installed (:mod:`.encoding`), without FastAPI validating and encoding the response a
+    second time.
     """
     batcher: MicroBatcher[Any, Any] = MicroBatcher(service.answer_many)
     app.state.batcher = batcher
@@ -311,7 +313,7 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
         """
         item_filter = ItemFilter.of(min_ratings, include, exclude)
         query = service.shaped(service.user_query(user_id), n, item_filter)
-        return JSONResponse((await batcher.answer(query)).to_json())
+        return FastJSONResponse((await batcher.answer(query)).to_json())
 
     @app.post("/recommendations", response_model=schemas.Recommendations,
               tags=["recommendations"], responses=ERRORS)
@@ -324,7 +326,7 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
         """
         item_filter = ItemFilter.of(body.min_ratings, body.include, body.exclude)
         query = service.shaped(service.ratings_query(body.ratings), body.n, item_filter)
-        return JSONResponse((await batcher.answer(query)).to_json())
+        return FastJSONResponse((await batcher.answer(query)).to_json())
 
     @app.post("/users/{user_id}/ratings", response_model=schemas.Stored, tags=["ratings"],
               **private)
