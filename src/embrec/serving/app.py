@@ -56,6 +56,7 @@ from embrec.serving import schemas
 from embrec.serving.batching import MicroBatcher
 from embrec.serving.docs import app_with_offline_docs
 from embrec.serving.encoding import FastJSONResponse
+from embrec.serving.fast_lane import FastLane
 from embrec.serving.middleware import BodyLimit, SecurityHeaders, TokenGate, bearer_matches
 from embrec.serving.schemas import Limits
 from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
@@ -160,12 +161,15 @@ def create_app(
     *,
     store: RatingStore | None = None,
     warm_up: bool = True,
+    fast_lane: bool = True,
 ) -> FastAPI:
     """The FastAPI application serving one model bundle.
 
     ``db_path`` opens (creating on first use) the SQLite rating store; ``store``
     plugs in any other :class:`~embrec.serving.store.RatingStore`. With neither,
     the server keeps no ratings. With ``token``, writes need that bearer token.
+    ``fast_lane`` answers the plainly valid recommendation requests without
+    FastAPI's per-request layers (:mod:`.fast_lane`), with the same answers.
     """
     model = model_dir if isinstance(model_dir, TrainedModel) else TrainedModel.load(model_dir)
     if store is None and db_path is not None:
@@ -192,6 +196,9 @@ def create_app(
     )
     app.state.service = service
     install_error_handlers(app)
+    app.state.batcher = MicroBatcher(service.answer_many)
+    if fast_lane:
+        app.add_middleware(FastLane, service=service, batcher=app.state.batcher)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     if token is not None:
         app.add_middleware(TokenGate, token=token)
@@ -250,8 +257,7 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
     installed (:mod:`.encoding`), without FastAPI validating and encoding the response a
     second time.
     """
-    batcher: MicroBatcher[Any, Any] = MicroBatcher(service.answer_many)
-    app.state.batcher = batcher
+    batcher: MicroBatcher[Any, Any] = app.state.batcher
     private: dict[str, Any] = {"responses": ERRORS}
     if token is not None:
         private = {"dependencies": [Depends(require_token)], "responses": AUTH_ERRORS}
