@@ -255,7 +255,9 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
     return their JSON as built (``Recommendations.to_json`` is the documented
     :class:`~embrec.serving.schemas.Recommendations`), encoded by orjson when it is
     installed (:mod:`.encoding`), without FastAPI validating and encoding the response a
-    second time.
+    second time. Their plainly valid requests are answered before FastAPI's routing
+    (:mod:`.fast_lane`, the same calls as below); these routes answer the rest and
+    every error.
     """
     batcher: MicroBatcher[Any, Any] = app.state.batcher
     private: dict[str, Any] = {"responses": ERRORS}
