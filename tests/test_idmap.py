@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from embrec.data.datasets import load_dataset
-from embrec.data.idmap import IdMap
+from embrec.data.idmap import ONE_BY_ONE_LOOKUPS, IdMap
 from embrec.errors import DataError
 
 
@@ -49,3 +49,14 @@ def test_ml100k_user_and_item_maps_index_like_the_ratings(data_dir):
     assert ratings.user_ids[int(first)] == 196  # u.data's first line: user 196, item 242
     assert ratings.item_ids[int(ratings.items[0])] == 242
     assert sum(1 for _ in ratings.item_ids) == 1682
+
+
+def test_short_lists_looked_up_one_by_one_agree_with_the_bulk_lookup():
+    keys = [1, 3, "3", " 7 ", 3.0, 3.5, None, "x", np.int64(5), -1, 2**70]
+    for ids in (IdMap(np.arange(1, 10)), IdMap(np.array(["1", "3", "x", "True"], dtype=object))):
+        one_by_one = ids.indices_of(keys[:ONE_BY_ONE_LOOKUPS])
+        bulk = ids.indices_of(keys * (ONE_BY_ONE_LOOKUPS // len(keys) + 1))[: len(keys)]
+        assert one_by_one.tolist() == bulk.tolist()
+        assert [ids.index_of(k) for k in keys] == bulk.tolist()
+        assert ids.index_of([1]) == -1 and ids.index_of((1,)) == -1
+    assert IdMap(np.arange(1, 10)).indices_of([3, "3", 3.5, True]).tolist() == [2, 2, -1, -1]

@@ -9,6 +9,7 @@ loses asyncio's ``TCP_NODELAY`` and every request waits ~44 ms
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -25,7 +26,7 @@ import uvicorn
 
 from embrec.data.datasets import load_dataset
 from embrec.serving.local import free_port, wait_until_healthy
-from embrec.serving.protocol import HTTP_PROTOCOL
+from embrec.serving.protocol import PROTOCOLS
 from embrec.training.fit import fit
 
 REQUESTS = 20
@@ -54,11 +55,18 @@ async def two_part_answer(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": b"x" * 2000})
 
 
-def test_a_listening_socket_without_tcp_proto_still_answers_kept_alive_requests_at_once():
+LOOPS = ["asyncio", *(["uvloop"] if importlib.util.find_spec("uvloop") else [])]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
+def test_a_listening_socket_without_tcp_proto_still_answers_kept_alive_requests_at_once(
+    protocol, loop
+):
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
     listening.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(two_part_answer, log_level="warning",
-                                           http=HTTP_PROTOCOL))
+                                           http=PROTOCOLS[protocol], loop=loop))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:

@@ -54,6 +54,8 @@ from embrec.recommend.filters import ItemFilter
 from embrec.serving import schemas
 from embrec.serving.batching import MicroBatcher
 from embrec.serving.docs import app_with_offline_docs
+from embrec.serving.encoding import FastJSONResponse
+from embrec.serving.fast_lane import FastLane
 from embrec.serving.middleware import BodyLimit, SecurityHeaders, TokenGate, bearer_matches
 from embrec.serving.schemas import Limits
 from embrec.serving.service import NotFound, Service, TooLarge, Unavailable
@@ -159,12 +161,15 @@ def create_app(
     *,
     store: RatingStore | None = None,
     warm_up: bool = True,
+    fast_lane: bool = True,
 ) -> FastAPI:
     """The FastAPI application serving one model bundle.
 
     ``db_path`` opens (creating on first use) the SQLite rating store; ``store``
     plugs in any other :class:`~embrec.serving.store.RatingStore`. With neither,
     the server keeps no ratings. With ``token``, writes need that bearer token.
+    ``fast_lane`` answers the plainly valid recommendation requests without
+    FastAPI's per-request layers (:mod:`.fast_lane`), with the same answers.
     """
     model = model_dir if isinstance(model_dir, TrainedModel) else TrainedModel.load(model_dir)
     if store is None and db_path is not None:
@@ -191,6 +196,9 @@ def create_app(
     )
     app.state.service = service
     install_error_handlers(app)
+    app.state.batcher = MicroBatcher(service.answer_many)
+    if fast_lane:
+        app.add_middleware(FastLane, service=service, batcher=app.state.batcher)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     if token is not None:
         app.add_middleware(TokenGate, token=token)
@@ -245,11 +253,13 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
     The two recommendation endpoints are the hot path under load: they run on the event
     loop, the requests ready together are scored together (:mod:`.batching`), and they
     return their JSON as built (``Recommendations.to_json`` is the documented
-    :class:`~embrec.serving.schemas.Recommendations`), without FastAPI validating and
-    encoding the response a second time.
+    :class:`~embrec.serving.schemas.Recommendations`), encoded by orjson when it is
+    installed (:mod:`.encoding`), without FastAPI validating and encoding the response a
+    second time. Their plainly valid requests are answered before FastAPI's routing
+    (:mod:`.fast_lane`, the same calls as below); these routes answer the rest and
+    every error.
     """
-    batcher: MicroBatcher[Any, Any] = MicroBatcher(service.answer_many)
-    app.state.batcher = batcher
+    batcher: MicroBatcher[Any, Any] = app.state.batcher
     private: dict[str, Any] = {"responses": ERRORS}
     if token is not None:
         private = {"dependencies": [Depends(require_token)], "responses": AUTH_ERRORS}
@@ -311,7 +321,7 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
         """
         item_filter = ItemFilter.of(min_ratings, include, exclude)
         query = service.shaped(service.user_query(user_id), n, item_filter)
-        return JSONResponse((await batcher.answer(query)).to_json())
+        return FastJSONResponse((await batcher.answer(query)).to_json())
 
     @app.post("/recommendations", response_model=schemas.Recommendations,
               tags=["recommendations"], responses=ERRORS)
@@ -324,7 +334,7 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
         """
         item_filter = ItemFilter.of(body.min_ratings, body.include, body.exclude)
         query = service.shaped(service.ratings_query(body.ratings), body.n, item_filter)
-        return JSONResponse((await batcher.answer(query)).to_json())
+        return FastJSONResponse((await batcher.answer(query)).to_json())
 
     @app.post("/users/{user_id}/ratings", response_model=schemas.Stored, tags=["ratings"],
               **private)

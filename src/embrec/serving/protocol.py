@@ -17,8 +17,10 @@ through the whole TCP stack, charged to the server. :class:`CoalescingTransport`
 the writes made within one turn of the event loop (a whole response, for every
 response that is not streamed) and sends them together at the end of that turn.
 
-:data:`HTTP_PROTOCOL` is uvicorn's fastest available protocol (httptools when
-installed, else h11) with both.
+:data:`HTTP_PROTOCOL` is uvicorn's fastest available protocol with both: httptools
+(a C parser) when it is installed, else h11 (pure Python); :data:`PROTOCOLS` names each
+available one. The event loop is uvicorn's ``"auto"``: uvloop when installed, else
+asyncio's own.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ import asyncio
 import socket
 from typing import Any
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - httptools is a default, optional dependency
+    HttpToolsProtocol = None
 
 INET_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
@@ -82,12 +89,26 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-    """uvicorn's HTTP protocol: ``TCP_NODELAY`` on every connection, one write per response."""
+class NoDelay:
+    """Mixed into a uvicorn HTTP protocol: ``TCP_NODELAY`` on every connection, one write
+    per response."""
 
     def connection_made(self, transport: Any) -> None:
         set_no_delay(transport)
-        super().connection_made(CoalescingTransport(transport, asyncio.get_running_loop()))
+        super().connection_made(  # type: ignore[misc]
+            CoalescingTransport(transport, asyncio.get_running_loop()))
 
 
-HTTP_PROTOCOL = NoDelayHTTPProtocol
+class NoDelayH11Protocol(NoDelay, H11Protocol):
+    """uvicorn's h11 protocol (pure Python) with :class:`NoDelay`."""
+
+
+PROTOCOLS: dict[str, type[asyncio.Protocol]] = {"h11": NoDelayH11Protocol}
+
+if HttpToolsProtocol is not None:
+    class NoDelayHttpToolsProtocol(NoDelay, HttpToolsProtocol):  # type: ignore[misc, valid-type]
+        """uvicorn's httptools protocol (a C parser) with :class:`NoDelay`."""
+
+    PROTOCOLS["httptools"] = NoDelayHttpToolsProtocol
+
+HTTP_PROTOCOL = PROTOCOLS.get("httptools", NoDelayH11Protocol)
