@@ -47,6 +47,8 @@ from embrec.training.history import (
 from embrec.training.loop import Trainer, evaluate
 from embrec.training.optim import SPARSE_OPTIMIZERS
 from embrec.training.threads import configure_threads
+from embrec.tuning.budget import Budget
+from embrec.tuning.search import search_hyperparameters
 
 if TYPE_CHECKING:
     from embrec.training.distributed import Distributed
@@ -101,6 +103,7 @@ def fit(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     distributed: Distributed | None = None,
     ranker: str | None = None,
+    tune: str | int | Budget | None = None,
     **hyperparameters: Any,
 ) -> TrainedModel:
     """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
@@ -117,6 +120,12 @@ def fit(
     index by index; its users and items that ``train`` lacks get the fallback
     prediction and are counted in ``metrics`` (``test_unknown_users``,
     ``test_unknown_items``, ``test_fallback_ratings``...).
+
+    ``tune`` (``30`` trials, ``"60s"``, ``"5m"``, ``"default"``) first searches the
+    model's hyperparameters on a carve-out of ``train`` (never ``valid``; see
+    :mod:`embrec.tuning.search`), then fits all of ``train`` with the chosen
+    values; the search is recorded in ``provenance["tuning"]``. Hyperparameters
+    given beside it are kept, not searched.
 
     ``ranker`` (e.g. ``"ease"``, :mod:`embrec.models.rankers`) also fits a ranking
     model on the same ratings; the bundle then orders top-N lists with it.
@@ -146,6 +155,17 @@ def fit(
             f"model {spec.name!r} has no solver {solver!r}; choose one of {', '.join(spec.solvers)}"
         )
     model_config, config = split_hyperparameters(spec, hyperparameters, solver)
+    if tune is not None:
+        search = search_hyperparameters(
+            fit, train, spec.name, solver, hyperparameters,
+            {**model_config.model_dump(), **config.model_dump()}, tune,
+            seed=config.seed, verbose=verbose,
+        )
+        if verbose:
+            print(search.describe())
+        hyperparameters = {**hyperparameters, **search.chosen}
+        provenance = {**(provenance or {}), "tuning": search.to_json()}
+        model_config, config = split_hyperparameters(spec, hyperparameters, solver)
     configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
