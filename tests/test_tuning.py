@@ -15,7 +15,7 @@ from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.training.fit import fit
 from embrec.tuning.budget import DEFAULT_BUDGET, Budget, parse_budget
-from embrec.tuning.search import search_hyperparameters
+from embrec.tuning.search import schedule_percent, search_hyperparameters
 from embrec.tuning.space import search_space
 
 
@@ -35,6 +35,12 @@ def test_a_bare_tune_option_gets_the_default_budget():
     assert with_implied_values(["train", "--tune", "--seed", "1"]) == [
         "train", "--tune", "default", "--seed", "1"]
     assert with_implied_values(["train", "--tune", "5m"]) == ["train", "--tune", "5m"]
+
+
+def test_trials_of_different_lengths_report_at_the_same_shares_of_their_schedule():
+    assert [schedule_percent(e, 5) for e in range(1, 6)] == [20, 40, 60, 80, 100]
+    assert [schedule_percent(e, 25) for e in range(1, 26)].count(None) == 15
+    assert [s for e in range(1, 38) if (s := schedule_percent(e, 37))] == list(range(10, 101, 10))
 
 
 def test_given_hyperparameters_are_not_searched():

@@ -6,9 +6,9 @@ the model on ``F`` with values proposed by Optuna's TPE sampler (Bergstra et al.
 2011; seeded, so a budget in trials gives the same search for the same seed)
 and scores it by its RMSE on ``C``; the first trial is the model's defaults, so
 the chosen values never score worse on ``C`` than a plain run. Where the
-solver reports epochs, each epoch's RMSE on ``C`` goes to a median pruner,
-which stops a trial whose RMSE at epoch ``e`` is worse than the median of the
-earlier trials at ``e``. The test part of an outer split never reaches this
+solver reports epochs, the RMSE on ``C`` at each tenth of a trial's schedule
+goes to a median pruner, which, from half the schedule on, stops a trial whose
+RMSE at that share is worse than the median of the earlier trials there. The test part of an outer split never reaches this
 module: the search receives ``T`` only.
 
 The caller then refits on all of ``T`` with the chosen values; the
@@ -35,6 +35,21 @@ from embrec.tuning.space import Dimension, search_space
 CARVE_FRACTION = 0.1
 WARMUP_TRIALS = 5
 """Trials that run to the end before the pruner may stop any (it needs a median)."""
+PRUNE_FROM_PERCENT = 50
+"""No trial is stopped before half of its epochs: a decaying learning rate makes early RMSE
+a poor guide."""
+
+
+def schedule_percent(epoch: int, epochs: int) -> int | None:
+    """The tenth of its schedule (10, 20, ..., 100) that 1-based ``epoch`` of ``epochs`` ends.
+
+    Trials of different lengths are compared at the same share of their learning-rate
+    schedule, not at the same epoch: at epoch 10, a 20-epoch cosine run has annealed
+    and a 60-epoch one has not, so the longer one looks worse there without being so.
+    None for an epoch that ends no tenth.
+    """
+    reached, before = (10 * epoch) // epochs, (10 * (epoch - 1)) // epochs
+    return 10 * reached if reached > before else None
 
 
 @dataclass(frozen=True)
@@ -135,11 +150,16 @@ def search_hyperparameters(
         started = time.perf_counter()
         last: list[float] = []
 
+        epochs = int({**defaults, **hyperparameters, **values}.get("epochs", 1))
+
         def on_epoch(record: Any) -> None:
             if record.valid_rmse is None:
                 return
             last.append(record.valid_rmse)
-            trial.report(record.valid_rmse, record.epoch)
+            step = schedule_percent(record.epoch, epochs)
+            if step is None:
+                return
+            trial.report(record.valid_rmse, step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
@@ -164,7 +184,8 @@ def search_hyperparameters(
     study = optuna.create_study(
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=WARMUP_TRIALS),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=WARMUP_TRIALS,
+                                           n_warmup_steps=PRUNE_FROM_PERCENT),
     )
     study.enqueue_trial({d.name: d.clip(defaults[d.name]) for d in space if d.name in defaults})
     started = time.perf_counter()
