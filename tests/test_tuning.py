@@ -67,9 +67,9 @@ def _pairs(ratings) -> set[tuple[int, int]]:
 def test_every_trial_fits_and_scores_on_the_training_part_only(u1):
     seen = []
 
-    def spy_fit(train, model, *, valid, **kwargs):
-        seen.append((train, valid))
-        return fit(train, model, valid=valid, **kwargs)
+    def spy_fit(train, model, *, test, **kwargs):
+        seen.append((train, test))
+        return fit(train, model, test=test, **kwargs)
 
     search = search_hyperparameters(spy_fit, u1.train, "baseline", "als", {},
                                     {"reg_user": 15.0, "reg_item": 10.0}, 4)
@@ -92,15 +92,15 @@ def _without_seconds(record: dict) -> dict:
 
 def test_a_poisoned_test_part_changes_nothing_in_the_search(u1):
     poisoned = dataclasses.replace(u1.test, values=6.0 - u1.test.values)
-    clean = fit(u1.train, "baseline", valid=u1.test, tune=6, verbose=False)
-    dirty = fit(u1.train, "baseline", valid=poisoned, tune=6, verbose=False)
-    assert dirty.metrics["valid_rmse"] > clean.metrics["valid_rmse"] + 0.5
+    clean = fit(u1.train, "baseline", test=u1.test, tune=6, verbose=False)
+    dirty = fit(u1.train, "baseline", test=poisoned, tune=6, verbose=False)
+    assert dirty.metrics["test_rmse"] > clean.metrics["test_rmse"] + 0.5
     assert (_without_seconds(clean.provenance["tuning"])
             == _without_seconds(dirty.provenance["tuning"]))
 
 
 def test_tuning_records_the_search_and_the_defaults_are_the_first_trial(u1, tmp_path):
-    tuned = fit(u1.train, "baseline", valid=u1.test, tune=8, verbose=False)
+    tuned = fit(u1.train, "baseline", test=u1.test, tune=8, verbose=False)
     record = tuned.provenance["tuning"]
     assert record["n_trials"] == 8 and len(record["trials"]) == 8
     assert record["trials"][0]["values"] == {"reg_user": 15.0, "reg_item": 10.0}
@@ -122,7 +122,7 @@ def test_the_same_seed_gives_the_same_search(u1):
 
 @pytest.mark.slow
 def test_bad_trials_of_an_epoch_solver_are_pruned(u1):
-    tuned = fit(u1.train, "mf-bias", valid=u1.test, tune=9, verbose=False, factors=32)
+    tuned = fit(u1.train, "mf-bias", test=u1.test, tune=9, verbose=False, factors=32)
     record = tuned.provenance["tuning"]
     assert record["n_pruned"] >= 1
     assert all(t["values"].keys() == {"lr", "emb_l2", "epochs"} for t in record["trials"])

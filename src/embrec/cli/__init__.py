@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = with_implied_values(sys.argv[1:] if argv is None else list(argv))
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
+        # embrec's renames ("--wd is now --weight-decay") reach the user, once each.
+        warnings.filterwarnings("default", message=r".* is now ", category=DeprecationWarning)
         return _run(argv)
 
 

@@ -8,8 +8,9 @@ and scores it by its RMSE on ``C``; the first trial is the model's defaults, so
 the chosen values never score worse on ``C`` than a plain run. Where the
 solver reports epochs, the RMSE on ``C`` at each tenth of a trial's schedule
 goes to a median pruner, which, from half the schedule on, stops a trial whose
-RMSE at that share is worse than the median of the earlier trials there. The test part of an outer split never reaches this
-module: the search receives ``T`` only.
+RMSE at that share is worse than the median of the earlier trials there.
+The test part of an outer split never reaches this module: the search
+receives ``T`` only.
 
 The caller then refits on all of ``T`` with the chosen values; the
 :class:`SearchResult` (each trial's values, state and carve-out RMSE, the
@@ -116,7 +117,7 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-# fit(train, model, *, valid, solver, verbose, on_epoch, **hyperparameters) -> TrainedModel
+# fit(train, model, *, test, solver, verbose, on_epoch, **hyperparameters) -> TrainedModel
 FitFn = Callable[..., Any]
 
 
@@ -164,13 +165,13 @@ def search_hyperparameters(
                 raise optuna.TrialPruned()
 
         try:
-            trained = fit(part.train, model, valid=part.test, solver=solver, verbose=False,
+            trained = fit(part.train, model, test=part.test, solver=solver, verbose=False,
                           on_epoch=on_epoch, **hyperparameters, **values)
         except optuna.TrialPruned:
             trials.append(TrialRecord(trial.number, values, "pruned", last[-1],
                                       time.perf_counter() - started))
             raise
-        rmse = float(trained.metrics["valid_rmse"])
+        rmse = float(trained.metrics["test_rmse"])
         if not math.isfinite(rmse):
             rmse = math.inf
         trials.append(TrialRecord(trial.number, values, "complete", rmse,

@@ -1,7 +1,7 @@
 """The hyperparameters a search may change, per model, near each model's defaults.
 
 Each :class:`Dimension` is a range of one ``fit`` keyword (a model field such as
-``factors`` or ``l2``, or a training field such as ``lr``, ``emb_l2``,
+``factors`` or ``reg``, or a training field such as ``lr``, ``emb_l2``,
 ``weight_decay``, ``epochs``). Ranges span the model's default by a factor of
 about 3-5 each way, on a log scale for scale-free quantities (rates,
 regularisation, width), so a search starts where a plain run already does well.
@@ -80,8 +80,8 @@ SPACES: dict[str, tuple[Dimension, ...]] = {
         _int("epochs", 3, 12),
     ),
     "autorec": (
-        _int("hidden", 200, 1000, log=True),
-        Dimension("l2", 50.0, 800.0),
+        _int("factors", 200, 1000, log=True),
+        Dimension("reg", 50.0, 800.0),
         Dimension("lr", 3e-4, 3e-3),
         _int("epochs", 20, 90),
     ),
@@ -92,7 +92,7 @@ SPACES: dict[str, tuple[Dimension, ...]] = {
         Dimension("lr", 3e-4, 3e-3),
         _int("epochs", 15, 60),
     ),
-    "bfm": (_int("rank", 8, 32, log=True), _int("epochs", 200, 600)),
+    "bfm": (_int("factors", 8, 32, log=True), _int("epochs", 200, 600)),
 }
 
 
