@@ -10,6 +10,7 @@ a function to dodge a cycle is still a cycle). The layers, lowest first::
     models      embrec.models, predictor
     training    embrec.training, embrec.solvers (the solvers and the one loop)
     bundle      bundle, bundle_check, bundle_metrics (a trained model and its folder)
+    tuning      embrec.tuning (a hyperparameter search that is handed the fitter to call)
     fitting     training.fit, lr_find, lr_advice (make a bundle's TrainedModel)
     recommend   embrec.recommend
     evaluation  embrec.evaluation
@@ -34,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("embrec.models", "embrec.predictor")),
     ("training", ("embrec.training", "embrec.solvers")),
     ("bundle", ("embrec.bundle", "embrec.bundle_check", "embrec.bundle_metrics")),
+    ("tuning", ("embrec.tuning",)),
     ("fitting", ("embrec.training.fit", "embrec.training.lr_find", "embrec.training.lr_advice")),
     ("recommend", ("embrec.recommend",)),
     ("evaluation", ("embrec.evaluation",)),

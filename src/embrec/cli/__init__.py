@@ -15,6 +15,7 @@ import warnings
 import typer
 
 from embrec.cli.help_format import use_plain_help
+from embrec.cli.optional_values import with_implied_values
 from embrec.cli.usage_errors import ABORTS, USAGE_ERRORS, show_usage_error
 from embrec.errors import EmbrecError
 
@@ -58,6 +59,7 @@ def show_warning(message: Warning | str, *_: object, **__: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 2 bad input or usage, 130 interrupted)."""
     _register_commands()
+    argv = with_implied_values(sys.argv[1:] if argv is None else list(argv))
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
         # embrec's renames ("--wd is now --weight-decay") reach the user, once each.

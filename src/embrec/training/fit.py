@@ -51,6 +51,8 @@ from embrec.training.loop import TrainingLoop
 from embrec.training.solver import Problem, Solver, check_options
 from embrec.training.threads import configure_threads
 from embrec.training.torch_solver import TorchSolver, evaluate
+from embrec.tuning.budget import Budget
+from embrec.tuning.search import search_hyperparameters
 
 if TYPE_CHECKING:
     from embrec.training.distributed import Distributed
@@ -122,6 +124,7 @@ def fit(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     distributed: Distributed | None = None,
     ranker: str | None = None,
+    tune: str | int | Budget | None = None,
     valid: Ratings | None = None,
     **hyperparameters: Any,
 ) -> TrainedModel:
@@ -141,6 +144,12 @@ def fit(
     ``test_unknown_items``, ``test_fallback_ratings``...). Its scores are
     ``metrics["test_rmse"]``, ``test_mae``, ``test_loss`` and ``n_test``.
     ``valid=`` is the old name of ``test=`` (deprecated).
+
+    ``tune`` (``30`` trials, ``"60s"``, ``"5m"``, ``"default"``) first searches the
+    model's hyperparameters on a carve-out of ``train`` (never ``test``; see
+    :mod:`embrec.tuning.search`), then fits all of ``train`` with the chosen
+    values; the search is recorded in ``provenance["tuning"]``. Hyperparameters
+    given beside it are kept, not searched.
 
     ``ranker`` (e.g. ``"ease"``, :mod:`embrec.models.rankers`) also fits a ranking
     model on the same ratings; the bundle then orders top-N lists with it.
@@ -172,6 +181,17 @@ def fit(
     solver = solver or ("torch" if distributed is not None else spec.default_solver)
     explicit = set(hyperparameters)
     model_config, config = split_hyperparameters(spec, hyperparameters, solver)
+    if tune is not None:
+        search = search_hyperparameters(
+            fit, train, spec.name, solver, hyperparameters,
+            {**model_config.model_dump(), **config.model_dump()}, tune,
+            seed=config.seed, verbose=verbose,
+        )
+        if verbose:
+            print(search.describe())
+        hyperparameters = {**hyperparameters, **search.chosen}
+        provenance = {**(provenance or {}), "tuning": search.to_json()}
+        model_config, config = split_hyperparameters(spec, hyperparameters, solver)
     configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))

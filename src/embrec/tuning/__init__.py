@@ -1,0 +1,1 @@
+"""Hyperparameter search on a carve-out of the training data (``fit(..., tune=BUDGET)``)."""
