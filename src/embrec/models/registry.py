@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
 
 from embrec.errors import ConfigError
@@ -21,6 +21,7 @@ from embrec.models.baseline import BiasOnly
 from embrec.models.bfm import BayesianFM, default_width
 from embrec.models.deep_ae import DeepAutoEncoder
 from embrec.models.embnet import EmbeddingNet
+from embrec.models.glocal_k import GLocalK
 from embrec.models.mf import DotProduct, DotProductBias
 
 YRange = tuple[float, float] | Literal["auto"] | None
@@ -94,6 +95,30 @@ class DeepAEConfig(ModelConfig):
     @classmethod
     def _parse_layers(cls, value: Any) -> Any:
         return EmbNetConfig._parse_layers(value)
+
+
+class GLocalKConfig(ModelConfig):
+    """GLocal-K (:mod:`embrec.models.glocal_k`) with the paper's ml-100k settings; each
+    epoch is at most ``iterations`` full-batch L-BFGS steps (:mod:`embrec.solvers.glocal`)."""
+
+    hidden: int = Field(500, ge=1)
+    layers: int = Field(2, ge=1)
+    kernel_dim: int = Field(5, ge=1)
+    kernel_size: int = Field(3, ge=1)
+    lambda_2: float = Field(20.0, ge=0)
+    lambda_s: float = Field(0.006, ge=0)
+    dot_scale: float = 1.0
+    pretrain_epochs: int = Field(30, ge=1)
+    finetune_epochs: int = Field(60, ge=0)
+    iterations: int = Field(5, ge=1)
+    pretrain_tol: float = Field(1e-4, ge=0)
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 != 1:
+            raise ValueError(f"must be odd (3, 5...), not {value}")
+        return value
 
 
 class BFMConfig(ModelConfig):
@@ -186,6 +211,17 @@ MODELS: dict[str, ModelSpec] = {
             lambda c, s, sparse: DeepAutoEncoder(s, c.layers, c.dropout, c.input_dropout),
             train_defaults={"epochs": 30, "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 128,
                             "schedule": "constant"},
+        ),
+        ModelSpec(
+            "glocal-k",
+            "GLocal-K (Han et al. 2021): item autoencoder with local kernelised weights, "
+            "pre-trained, fine-tuned with a global convolution kernel (full-batch L-BFGS)",
+            GLocalKConfig,
+            lambda c, s, sparse: GLocalK(
+                s, c.hidden, c.layers, c.kernel_dim, c.kernel_size, c.lambda_2, c.lambda_s,
+                c.dot_scale, global_kernel=c.finetune_epochs > 0,
+            ),
+            solvers=("glocal",),
         ),
         ModelSpec(
             "bfm",

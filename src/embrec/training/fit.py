@@ -36,6 +36,7 @@ from embrec.predictor import Fallback
 from embrec.presets import apply_preset, get_preset
 from embrec.solvers.factorization import fit_als, fit_sgd
 from embrec.solvers.gibbs import fit_gibbs
+from embrec.solvers.glocal import fit_glocal
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
 from embrec.training.history import (
     RATING_UNITS,
@@ -286,6 +287,7 @@ SOLVERS: dict[str, SolverFn] = {
     "als": fit_closed_form,
     "sgd": fit_sgd,
     "gibbs": fit_gibbs,
+    "glocal": fit_glocal,
 }
 
 # Training defaults per solver and model, applied over the model's own defaults.
