@@ -267,6 +267,10 @@ def network_fold_in(model: TrainedModel) -> FoldIn:
         from embrec.recommend.foldin_embnet import EmbeddingNetFoldIn
 
         return EmbeddingNetFoldIn(model)
+    if model.name == "glocal-k":
+        from embrec.recommend.foldin_glocal import glocal_fold_in
+
+        return glocal_fold_in(model)
     if module.view == "rows" and module.orientation == "user":
         return RowFoldIn(model)
     if model.name == "autorec":

@@ -1,12 +1,14 @@
 """The two-phase full-batch L-BFGS fit of GLocal-K (:mod:`embrec.models.glocal_k`).
 
-As in the paper: the whole item x user matrix is one batch. Each epoch is a
-fresh L-BFGS run (history 10, strong-Wolfe line search) of at most
-``iterations`` steps on the objective of the module docstring.
+As in the paper: the whole item x user matrix is one batch. Each epoch is at
+most ``iterations`` L-BFGS steps (history 10, strong-Wolfe line search) on the
+objective of the module docstring; with ``restart`` (the paper's way) every
+epoch starts a fresh L-BFGS, without it the curvature history carries over
+within a phase.
 
 1. **Pre-training** (``pretrain_epochs``) fits the local autoencoder alone and
    stops early once an epoch lowers the training RMSE by less than
-   ``pretrain_tol``.
+   ``pretrain_tol`` (0: only when it rises).
 2. **Fine-tuning** (``finetune_epochs``) fits the model with the global
    convolution kernel, every parameter free.
 
@@ -64,6 +66,7 @@ class GLocalFit:
         self.matrix, self.mask = dense_matrix(train)
         self.history = History()
         self._best: tuple[float, dict[str, torch.Tensor]] | None = None
+        self._phase_optimizer: tuple[str, Any] = ("", None)
         self.final_phase = "fine-tune" if module.use_global else "pre-train"
 
     def objective(self, reconstruct: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -73,10 +76,7 @@ class GLocalFit:
     def run_epoch(self, epoch: int, phase: str, params: list[torch.nn.Parameter],
                   reconstruct: Callable[[torch.Tensor], torch.Tensor]) -> EpochRecord:
         started = time.perf_counter()
-        optimizer = torch.optim.LBFGS(
-            params, lr=1.0, max_iter=int(self.model_config.iterations),
-            history_size=HISTORY_SIZE, line_search_fn="strong_wolfe",
-        )
+        optimizer = self._optimizer(phase, params)
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
@@ -113,6 +113,16 @@ class GLocalFit:
         if self.on_epoch is not None:
             self.on_epoch(record)
         return record
+
+    def _optimizer(self, phase: str, params: list[torch.nn.Parameter]) -> torch.optim.LBFGS:
+        """A fresh L-BFGS each epoch (``restart``, the paper's), else one per phase."""
+        if self.model_config.restart or self._phase_optimizer[0] != phase:
+            optimizer = torch.optim.LBFGS(
+                params, lr=1.0, max_iter=int(self.model_config.iterations),
+                history_size=HISTORY_SIZE, line_search_fn="strong_wolfe",
+            )
+            self._phase_optimizer = (phase, optimizer)
+        return self._phase_optimizer[1]
 
     def _track_best(self, record: EpochRecord) -> None:
         if record.monitor_rmse is None:
