@@ -100,9 +100,9 @@ class DeepAEConfig(ModelConfig):
 class GLocalKConfig(ModelConfig):
     """GLocal-K (:mod:`embrec.models.glocal_k`) with the paper's ml-100k settings; each
     epoch is at most ``iterations`` full-batch L-BFGS steps (:mod:`embrec.solvers.glocal`).
-    ``restart=True`` starts a fresh L-BFGS every epoch as the paper's code does; in
-    PyTorch that converges far more slowly (u1 0.954 after the 30 pre-training epochs,
-    against 0.91 keeping the curvature history), so the history is kept by default."""
+    ``optimizer="scipy"`` is SciPy's L-BFGS-B, afresh each epoch, as the paper's code;
+    ``"torch"`` is ``torch.optim.LBFGS`` (afresh each epoch with ``restart``: u1 0.954
+    after the 30 pre-training epochs, slower to converge than SciPy's)."""
 
     hidden: int = Field(500, ge=1)
     layers: int = Field(2, ge=1)
@@ -115,6 +115,7 @@ class GLocalKConfig(ModelConfig):
     finetune_epochs: int = Field(60, ge=0)
     iterations: int = Field(5, ge=1)
     pretrain_tol: float = Field(0.0, ge=0)
+    optimizer: Literal["scipy", "torch"] = "scipy"
     restart: bool = False
 
     @field_validator("kernel_size")

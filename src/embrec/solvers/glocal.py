@@ -1,10 +1,11 @@
 """The two-phase full-batch L-BFGS fit of GLocal-K (:mod:`embrec.models.glocal_k`).
 
 As in the paper: the whole item x user matrix is one batch. Each epoch is at
-most ``iterations`` L-BFGS steps (history 10, strong-Wolfe line search) on the
-objective of the module docstring; with ``restart`` (the paper's way) every
-epoch starts a fresh L-BFGS, without it the curvature history carries over
-within a phase.
+most ``iterations`` L-BFGS steps (memory 10) on the objective of the module
+docstring. ``optimizer="scipy"`` (the default) runs SciPy's L-BFGS-B afresh
+each epoch, as the paper's code does; ``"torch"`` runs ``torch.optim.LBFGS``
+(strong-Wolfe line search), afresh each epoch with ``restart``, else keeping
+its curvature history within a phase.
 
 1. **Pre-training** (``pretrain_epochs``) fits the local autoencoder alone and
    stops early once an epoch lowers the training RMSE by less than
@@ -52,6 +53,33 @@ def dense_matrix(train: Ratings) -> tuple[torch.Tensor, torch.Tensor]:
     return matrix, mask
 
 
+def scipy_lbfgsb(params: list[torch.nn.Parameter], objective: Callable[[], torch.Tensor],
+                 iterations: int) -> None:
+    """At most ``iterations`` steps of SciPy's L-BFGS-B (memory 10) from the current ``params``.
+
+    The optimiser of the paper's code (through TensorFlow's ScipyOptimizerInterface):
+    float64 iterates, the float32 network's objective and gradient.
+    """
+    from scipy.optimize import minimize
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+    def value_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
+        with torch.no_grad():
+            vector_to_parameters(torch.from_numpy(x).float(), params)
+        for p in params:
+            p.grad = None
+        loss = objective()
+        loss.backward()
+        gradient = torch.cat([p.grad.reshape(-1) for p in params])
+        return float(loss.detach()), gradient.double().numpy()
+
+    start = parameters_to_vector(params).detach().double().numpy()
+    result = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B",
+                      options={"maxiter": iterations, "maxcor": HISTORY_SIZE})
+    with torch.no_grad():
+        vector_to_parameters(torch.from_numpy(result.x).float(), params)
+
+
 class GLocalFit:
     """One fit: the module, the training matrix, and the epochs run so far."""
 
@@ -76,16 +104,20 @@ class GLocalFit:
     def run_epoch(self, epoch: int, phase: str, params: list[torch.nn.Parameter],
                   reconstruct: Callable[[torch.Tensor], torch.Tensor]) -> EpochRecord:
         started = time.perf_counter()
-        optimizer = self._optimizer(phase, params)
-
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            loss = self.objective(reconstruct)
-            loss.backward()
-            return loss
-
         self.module.train()
-        optimizer.step(closure)
+        if self.model_config.optimizer == "scipy":
+            scipy_lbfgsb(params, lambda: self.objective(reconstruct),
+                         int(self.model_config.iterations))
+        else:
+            optimizer = self._optimizer(phase, params)
+
+            def closure() -> torch.Tensor:
+                optimizer.zero_grad()
+                loss = self.objective(reconstruct)
+                loss.backward()
+                return loss
+
+            optimizer.step(closure)
         with torch.no_grad():
             error = (self.matrix - reconstruct(self.matrix)) * self.mask
         train_mse = float(error.pow(2).sum() / self.mask.sum())
