@@ -107,7 +107,7 @@ class Protocol:
         for order in self.orders:
             given, rest = order[:k], order[max(self.ks):]
             query = Query(None, r.items[given].astype(np.int64), r.values[given])
-            _, predicted, _ = recommender.score(query)
+            predicted = recommender.score(query)[1]
             clipped = r.scale.clip(np.asarray(predicted)[r.items[rest]])
             errors.append(clipped - r.values[rest])
         return float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))

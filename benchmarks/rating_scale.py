@@ -68,13 +68,13 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, settings in rows():
         started = time.perf_counter()
-        stars = fit(split.train, valid=split.test, verbose=False, **settings)
-        base = stars.metrics["valid_rmse"]
+        stars = fit(split.train, test=split.test, verbose=False, **settings)
+        base = stars.metrics["test_rmse"]
         cells = [label, f"{base:.4f}"]
         for factor, offset in MAPPINGS.values():
             train, test = (mapped(part, factor, offset) for part in (split.train, split.test))
-            scaled = fit(train, valid=test, verbose=False, **settings)
-            rmse = scaled.metrics["valid_rmse"]
+            scaled = fit(train, test=test, verbose=False, **settings)
+            rmse = scaled.metrics["test_rmse"]
             cells += [f"{rmse:.4f}", f"{rmse / (factor * base):.4f}"]
         cells.append(f"{time.perf_counter() - started:.0f}")
         print("| " + " | ".join(cells) + " |", flush=True)

@@ -181,11 +181,11 @@ def main() -> None:
     print(f"{split!r}; user {raw_user} is left out of both, to play the new user")
     print(f"deep-ae: {training}\n")
 
-    model = embrec.fit(train, "deep-ae", valid=valid, on_epoch=EpochPrinter(), verbose=False,
+    model = embrec.fit(train, "deep-ae", test=valid, on_epoch=EpochPrinter(), verbose=False,
                        **training)
-    rmse = model.metrics["valid_rmse"]
-    print(f"\nvalid RMSE {rmse:.4f}, MAE {model.metrics['valid_mae']:.4f} "
-          f"({model.metrics['n_valid']:,} ratings)")
+    rmse = model.metrics["test_rmse"]
+    print(f"\nvalid RMSE {rmse:.4f}, MAE {model.metrics['test_mae']:.4f} "
+          f"({model.metrics['n_test']:,} ratings)")
 
     mine = ratings.users == new_user
     given = dict(zip(ratings.item_ids.to_raw(ratings.items[mine]).tolist(),

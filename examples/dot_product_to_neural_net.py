@@ -87,7 +87,7 @@ class EpochPrinter:
 
 def train(split: Split, title: str, model: str, **hyper: Any) -> embrec.TrainedModel:
     """Fit ``model`` by gradient descent in PyTorch, printing the epoch table."""
-    return embrec.fit(split.train, model, valid=split.test, solver="torch",
+    return embrec.fit(split.train, model, test=split.test, solver="torch",
                       on_epoch=EpochPrinter(title), verbose=False, **hyper)
 
 
@@ -183,11 +183,11 @@ def main() -> None:
     results: dict[str, float] = {}
     dot = train(split, "mf: DotProduct, 50 factors, sigmoid range", "mf", factors=50,
                 y_range=Y_RANGE, weight_decay=FASTAI_DEFAULT_WD, **fastbook)
-    results["mf"] = dot.metrics["valid_rmse"]
+    results["mf"] = dot.metrics["test_rmse"]
 
     overfit = train(split, "mf-bias without weight decay (fastai's default 0.01)", "mf-bias",
                     factors=50, y_range=Y_RANGE, weight_decay=FASTAI_DEFAULT_WD, **fastbook)
-    results["mf-bias, no weight decay"] = overfit.metrics["valid_rmse"]
+    results["mf-bias, no weight decay"] = overfit.metrics["test_rmse"]
     epochs = overfit.history.epochs
     low = min(epochs, key=lambda e: e.valid_loss)
     if low.epoch < len(epochs):
@@ -197,17 +197,17 @@ def main() -> None:
 
     biased = train(split, "mf-bias with weight decay 0.1", "mf-bias", factors=50,
                    y_range=Y_RANGE, weight_decay=0.1, **fastbook)
-    results["mf-bias, wd 0.1"] = biased.metrics["valid_rmse"]
+    results["mf-bias, wd 0.1"] = biased.metrics["test_rmse"]
 
     plain = train(split, "embnet as fastai's EmbeddingNN: layers [100, 50], no biases, "
                   "no dot path", "embnet", layers=[100, 50], biases=False, dot_factors=0,
                   dropout=0.0, emb_dropout=0.0, y_range=Y_RANGE, weight_decay=0.1, **fastbook)
-    results["embnet, fastai EmbeddingNN"] = plain.metrics["valid_rmse"]
+    results["embnet, fastai EmbeddingNN"] = plain.metrics["test_rmse"]
 
     default = train(split, "embnet with embrec's defaults (biases + dot path, dropout)",
                     "embnet", layers=[100, 50], seed=42,
                     epochs=fastbook["epochs"], threads=fastbook["threads"])
-    results["embnet, embrec default"] = default.metrics["valid_rmse"]
+    results["embnet, embrec default"] = default.metrics["test_rmse"]
 
     print("\n== Validation RMSE after training (fastbook's MSE as RMSE)")
     for name, rmse in results.items():

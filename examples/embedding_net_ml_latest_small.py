@@ -108,18 +108,18 @@ def main() -> None:
         first = embrec.fit(split.train, "embnet", epochs=first_epochs, **common,
                            **NETWORK, **training)
         print(f"-- fit 1 done (epochs 1..{first_epochs}), valid RMSE "
-              f"{first.metrics['valid_rmse']:.4f}; fit 2 continues on the same weights --")
+              f"{first.metrics['test_rmse']:.4f}; fit 2 continues on the same weights --")
         model = embrec.fit(split.train, "embnet", epochs=first_epochs + more_epochs,
                            resume=True, **common, **NETWORK, **training)
     seconds = time.perf_counter() - started
 
-    mse, rmse = model.metrics["valid_loss"], model.metrics["valid_rmse"]
+    mse, rmse = model.metrics["test_loss"], model.metrics["test_rmse"]
     best = min(model.history.epochs, key=lambda e: e.valid_loss)
     print(f"\n{len(model.history.epochs)} epochs in {seconds:.0f} s; lowest valid MSE "
           f"{best.valid_loss:.4f} at epoch {best.epoch}")
     print(f"final: valid MSE {mse:.4f} (unclipped predictions), RMSE {rmse:.4f} "
           f"(clipped to 0.5..5; sqrt of the MSE: {math.sqrt(mse):.4f}), "
-          f"MAE {model.metrics['valid_mae']:.4f}")
+          f"MAE {model.metrics['test_mae']:.4f}")
     print(f"embrec: valid MSE {mse:.3f}, RMSE {rmse:.3f} (2018 ml-latest-small, 610 users, "
           f"random 20% validation, seed 0) | original: {ORIGINAL}")
 

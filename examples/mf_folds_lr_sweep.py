@@ -107,10 +107,10 @@ def top5_for_last_fold(ratings: embrec.Ratings, fold: str, lr: float, data_dir: 
                        fixed: dict, n_users: int = 3) -> None:
     """Refit mf-bias on the last fold and list five unseen movies for a few of its test users."""
     split = embrec.make_split(ratings, fold, data_dir=data_dir)
-    model = embrec.fit(split.train, "mf-bias", valid=split.test, solver="torch", lr=lr, seed=0,
+    model = embrec.fit(split.train, "mf-bias", test=split.test, solver="torch", lr=lr, seed=0,
                        verbose=False, **fixed)
     print(f"\nTop-5 unseen movies, mf-bias (lr={lr:g}) fitted on {fold}'s train part "
-          f"(test RMSE {model.metrics['valid_rmse']:.4f})")
+          f"(test RMSE {model.metrics['test_rmse']:.4f})")
     train_counts = split.train.user_counts()
     for user in sorted(set(split.test.users.tolist()))[:n_users]:
         raw_user = split.test.user_ids.to_raw([user])[0]

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from embrec.data.datasets import load_dataset
@@ -193,6 +194,25 @@ def test_rate_five_movies_and_see_ten_recommendations_that_leave_them_out(
     assert browser.find_element(By.ID, "rated-count").text == "0"
     assert "Popular" in browser.find_element(By.ID, "recs-note").text
     assert matched_line(browser) == ""
+
+
+def test_the_filter_row_narrows_the_list_and_the_page_names_its_scorer(browser, page_url):
+    wait = WebDriverWait(browser, 30)
+    browser.get(page_url)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    assert browser.find_element(By.ID, "recs-scorer").text.startswith("Ordered by ")
+    version = browser.find_element(By.ID, "recommendations").get_attribute("data-version")
+    least = browser.find_element(By.ID, "min-ratings")
+    least.clear()
+    least.send_keys("300")
+    version = wait_for_new_recommendations(browser, wait, version)
+    browser.find_element(By.ID, "include-genre").send_keys("Comedy")
+    wait_for_new_recommendations(browser, wait, version)
+    shown = recommendation_ids(browser)
+    answer = httpx.post(f"{page_url}recommendations", json={
+        "ratings": {}, "n": 10, "min_ratings": 300, "include": ["genre:Comedy"]}).json()
+    assert shown == [str(item["item_id"]) for item in answer["items"]] and shown
+    assert not browser.find_element(By.ID, "status").text
 
 
 def overflow(driver) -> dict:

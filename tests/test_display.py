@@ -67,7 +67,7 @@ def test_the_train_command_prints_the_table_once(data_dir, tmp_path, capsys):
 def test_a_trained_model_shows_its_scores_and_epochs(model, tmp_path):
     assert_shows(model, "TrainedModel mf-bias (solver sgd) on 'ml-100k[u1 train]': 943 users",
                  EPOCHS)
-    assert f"valid RMSE {model.metrics['valid_rmse']:.4f}" in repr(model)
+    assert f"test RMSE {model.metrics['test_rmse']:.4f}" in repr(model)
     assert repr(model).splitlines()[1] == "  factors=50, y_range=None"
     assert "<br>factors=50, y_range=None</p>" in model._repr_html_()
     history = model.to_pandas()

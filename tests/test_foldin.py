@@ -8,10 +8,10 @@ import torch
 from scipy.optimize import minimize
 
 from embrec.data.datasets import load_dataset
+from embrec.models.embnet_foldin import EmbeddingNetFoldIn
+from embrec.models.foldin import GaussianFoldIn, sigmoid_link
 from embrec.recommend import recommend_for_ratings, recommender_for, similar_items
 from embrec.recommend.engine import Query
-from embrec.recommend.foldin import GaussianFoldIn, sigmoid_link
-from embrec.recommend.foldin_embnet import EmbeddingNetFoldIn
 from embrec.training.fit import fit
 
 pytestmark = pytest.mark.realdata
@@ -116,8 +116,8 @@ def test_gauss_newton_fold_in_is_the_map_of_the_sigmoid_model():
         ("mf", {"epochs": 3}, "MAP user factors"),
         ("baseline", {}, "user bias on frozen item biases"),
         ("embnet", {"epochs": 1}, "MAP user embedding through the frozen network"),
-        ("autorec", {"epochs": 1, "hidden": 100}, "MAP decoder row on the items' hidden codes"),
-        ("autorec", {"epochs": 1, "hidden": 100, "orientation": "user"}, "forward pass"),
+        ("autorec", {"epochs": 1, "factors": 100}, "MAP decoder row on the items' hidden codes"),
+        ("autorec", {"epochs": 1, "factors": 100, "orientation": "user"}, "forward pass"),
         ("deep-ae", {"epochs": 1}, "one forward pass of the rating row"),
     ],
 )

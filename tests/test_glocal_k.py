@@ -56,15 +56,15 @@ def u1(data_dir):
 
 @pytest.fixture(scope="module")
 def trained(u1):
-    return fit(u1.train, "glocal-k", valid=u1.test, pretrain_epochs=12, finetune_epochs=3,
+    return fit(u1.train, "glocal-k", test=u1.test, pretrain_epochs=12, finetune_epochs=3,
                seed=0, verbose=False)
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_a_short_fit_beats_the_baseline_on_u1(u1, trained):
-    baseline = fit(u1.train, "baseline", valid=u1.test, verbose=False).metrics["valid_rmse"]
-    rmse = trained.metrics["valid_rmse"]
+    baseline = fit(u1.train, "baseline", test=u1.test, verbose=False).metrics["test_rmse"]
+    rmse = trained.metrics["test_rmse"]
     assert rmse < baseline - 0.01, (rmse, baseline)
     phases = [record.phase for record in trained.history.epochs]
     assert phases[-3:] == ["fine-tune"] * 3 and phases[0] == "pre-train"

@@ -52,7 +52,8 @@ def test_fit_refuses_a_model_or_solver_other_than_the_presets():
 
 def test_flags_override_the_presets_hyperparameters():
     _, hyper = apply_preset("best", {"epochs": 20})
-    assert hyper["epochs"] == 20 and hyper["rank"] == get_preset("best").hyperparameters["rank"]
+    best = get_preset("best").hyperparameters
+    assert hyper["epochs"] == 20 and hyper["factors"] == best["factors"]
 
 
 @pytest.mark.realdata

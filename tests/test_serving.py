@@ -184,6 +184,25 @@ def test_new_user_recommendations_take_filters(client, model_dir):
     assert wrong.status_code in (400, 404, 422) and "no item has genre" in wrong.text
 
 
+def test_known_user_recommendations_take_filters_as_query_parameters(client, model_dir):
+    params = [("n", 10), ("min_ratings", 100), ("include", "genre:Comedy"),
+              ("include", "genre:Drama"), ("exclude", "genre:Romance"), ("exclude", "Fargo")]
+    answer = client.get("/users/7/recommendations", params=params).json()
+    assert len(answer["items"]) == 10 and answer["n_ratings_used"] > 0
+    model = load(model_dir)
+    items = model.item_ids.indices_of(ids(answer))
+    assert model.train.item_counts()[items].min() >= 100
+    genres = [set(model.train.item_info["genres"][i].split("|")) for i in items]
+    assert all(g & {"Comedy", "Drama"} and "Romance" not in g for g in genres)
+    assert FARGO not in ids(answer)
+    unfiltered = client.get("/users/7/recommendations", params={"n": 10}).json()
+    assert ids(unfiltered) != ids(answer)
+    wrong = client.get("/users/7/recommendations", params={"exclude": "genre:Opera"})
+    check_error(wrong, 422, "no item has genre 'Opera'")
+    negative = client.get("/users/7/recommendations", params={"min_ratings": -1})
+    check_error(negative, 422, "query.min_ratings")
+
+
 def test_no_ratings_at_all_is_the_labelled_cold_start_answer(client):
     answer = client.post("/recommendations", json={"n": 5}).json()
     assert answer["strategy"].startswith("cold-start") and len(answer["items"]) == 5

@@ -6,8 +6,8 @@ The public API, batch-first, raw ids at the edges::
 
     ratings = embrec.load_dataset("ml-100k")          # or embrec.load_source(dataframe)
     split = embrec.make_split(ratings, "u1")
-    model = embrec.fit(split.train, "mf-bias", valid=split.test, epochs=5)
-    best = embrec.fit(split.train, preset="best", valid=split.test)
+    model = embrec.fit(split.train, "mf-bias", test=split.test, epochs=5)
+    best = embrec.fit(split.train, preset="best", test=split.test)
     embrec.cross_validate(ratings, "mf-bias", folds="official")
     embrec.recommend(model, 196, n=10)
     embrec.recommend_for_ratings(model, {"Star Wars (1977)": 5}, n=10)

@@ -37,6 +37,7 @@ from embrec.bundle_check import (
     file_records,
     read_manifest,
 )
+from embrec.bundle_metrics import Metrics
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
 from embrec.data.transform import RatingTransform
@@ -110,7 +111,7 @@ class TrainedModel(TableDisplay):
     train_config: dict[str, Any] = field(default_factory=dict)
     solver: str = "torch"
     history: History = field(default_factory=History)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
     provenance: dict[str, Any] = field(default_factory=dict)
     ranker: Ranker | None = None
     transform: RatingTransform = field(default_factory=RatingTransform)
@@ -155,9 +156,9 @@ class TrainedModel(TableDisplay):
         text = (f"TrainedModel {self.name} (solver {self.solver}) on {self.train.name!r}: "
                 f"{self.train.n_users:,} users, {self.train.n_items:,} items, "
                 f"{len(self.train):,} ratings; {len(self.history.epochs)} epochs")
-        if "valid_rmse" in self.metrics:
-            text += (f"; valid RMSE {self.metrics['valid_rmse']:.4f}, "
-                     f"MAE {self.metrics['valid_mae']:.4f}")
+        if "test_rmse" in self.metrics:
+            text += (f"; test RMSE {self.metrics['test_rmse']:.4f}, "
+                     f"MAE {self.metrics['test_mae']:.4f}")
         preset = self.provenance.get("preset")
         if isinstance(preset, dict):
             text += f"; preset {preset.get('name')}"
@@ -290,7 +291,7 @@ class TrainedModel(TableDisplay):
         manifest_path = model_dir / "bundle.json"
         try:
             spec = get_spec(manifest["model"]["name"])
-            model_config = spec.make_config(manifest["model"]["config"])
+            model_config = spec.make_config(manifest["model"]["config"], stored=True)
         except ConfigError as error:
             raise BundleError(f"{manifest_path}: field model: {error}; retrain it") from None
         try:
@@ -342,16 +343,17 @@ class TrainedModel(TableDisplay):
             if k not in {"name", "n_users", "n_items", "n_train_ratings", "scale", "global_mean",
                          "transform"}
         }
+        solver = manifest.get("solver", "torch")  # bundles before the solver joined train_config
         return cls(
             name=spec.name,
             model_config=model_config,
             module=module,
             train=train,
             fallback=fallback,
-            train_config=manifest.get("train_config", {}),
-            solver=manifest.get("solver", "torch"),
+            train_config={"solver": solver, **manifest.get("train_config", {})},
+            solver=solver,
             history=history,
-            metrics=manifest.get("metrics", {}),
+            metrics=Metrics(manifest.get("metrics", {})),
             provenance=provenance,
             ranker=ranker,
             transform=transform,

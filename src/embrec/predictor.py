@@ -19,6 +19,8 @@ from embrec.data.transform import RatingTransform
 from embrec.models.baseline import solve_biases
 
 PREDICT_CHUNK = 1 << 16
+FALLBACK_REG_USER = 15.0
+"""λ_u of the fallback baseline (``Fallback.fit``), for a new user's fallback bias."""
 
 
 @dataclass
@@ -30,7 +32,9 @@ class Fallback:
     item_bias: np.ndarray
 
     @classmethod
-    def fit(cls, train: Ratings, reg_user: float = 15.0, reg_item: float = 10.0) -> Fallback:
+    def fit(
+        cls, train: Ratings, reg_user: float = FALLBACK_REG_USER, reg_item: float = 10.0
+    ) -> Fallback:
         mu, b_user, b_item = solve_biases(
             train.users, train.items, train.values, train.n_users, train.n_items,
             reg_user, reg_item,
@@ -158,6 +162,24 @@ class Predictor:
             dense = torch.from_numpy(self._input_rows.toarray())
             self._row_outputs["matrix"] = self.module(dense)
         return self._row_outputs["matrix"].numpy()
+
+    def fill_cold_items(
+        self, scores: np.ndarray, items: np.ndarray, values: np.ndarray
+    ) -> np.ndarray:
+        """A new user's scores of every item, items without training ratings on the fallback.
+
+        ``scores`` come from folding ``items``/``values`` into the network, which knows
+        nothing of untrained items; they get ``μ + b_u + b_i`` as a known user's do, with
+        ``b_u = Σ (r_i - μ - b_i) / (λ_u + k)`` over the user's ``k`` ratings (``λ_u`` =
+        :data:`FALLBACK_REG_USER`, the fallback's own). Changes ``scores`` in place.
+        """
+        cold = self.item_counts == 0
+        if cold.any():
+            fallback = self.fallback
+            residual = values - fallback.global_mean - fallback.item_bias[items]
+            user_bias = residual.sum() / (FALLBACK_REG_USER + len(residual))
+            scores[cold] = fallback.global_mean + user_bias + fallback.item_bias[cold]
+        return scores
 
     def _network_scores(self, users: np.ndarray) -> np.ndarray:
         if getattr(self.module, "whole_matrix", False):

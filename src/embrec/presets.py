@@ -4,7 +4,7 @@ A preset is a model, a solver and hyperparameters that were cross-validated
 together (figures in ``docs/accuracy.md``, ml-100k official folds u1..u5, two
 CPU cores)::
 
-    model = embrec.fit(split.train, preset="best", valid=split.test)
+    model = embrec.fit(split.train, preset="best", test=split.test)
     embrec cv --dataset ml-100k --folds official --preset best
     embrec train --dataset ml-100k --split u1 --preset fast --out model/
 
@@ -12,7 +12,7 @@ CPU cores)::
   SGD solver: mean RMSE 0.907, well under a second per fold.
 * ``best``: the Bayesian factorisation machine (:mod:`embrec.models.bfm`) over
   ids, implicit feedback of users and items and side information, fitted by
-  Gibbs sampling (:mod:`embrec.solvers.gibbs`): rank 16, 400 sweeps of which
+  Gibbs sampling (:mod:`embrec.solvers.gibbs`): rank (``factors``) 16, 400 sweeps of which
   the first 100 are burn-in; mean RMSE 0.881, u1 0.886, minutes per fold.
 
 * ``neural``: GLocal-K (:mod:`embrec.models.glocal_k`), the kernelised item
@@ -69,7 +69,7 @@ PRESETS: dict[str, Preset] = {
             "best",
             "bfm",
             "gibbs",
-            {"rank": 16, "epochs": 400, "burn_in": 100},
+            {"factors": 16, "epochs": 400, "burn_in": 100},
             "Bayesian FM with implicit feedback both ways and side information, Gibbs "
             "sampling; ml-100k u1..u5 mean RMSE 0.881 (u1 0.886), minutes per fold",
         ),

@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
+        # embrec's renames ("--wd is now --weight-decay") reach the user, once each.
+        warnings.filterwarnings("default", message=r".* is now ", category=DeprecationWarning)
         return _run(argv)
 
 

@@ -26,35 +26,17 @@ from rich.console import Console
 from rich.table import Table
 
 from embrec.cli.options import (
-    BatchOpt,
     DataDirOpt,
     DatasetOpt,
-    DropoutOpt,
-    EmbL2Opt,
-    EpochsOpt,
-    FactorsOpt,
+    HyperparameterFlags,
     JsonOpt,
-    LayersOpt,
-    LrOpt,
     ModelOpt,
-    OptimizerOpt,
-    ParamOpt,
-    ScheduleOpt,
-    SeedOpt,
+    ReaderFlags,
     SolverOpt,
-    WdOpt,
-    collect_hyperparameters,
+    StoppingFlags,
+    with_flags,
 )
-from embrec.cli.reader_options import (
-    ItemColOpt,
-    RatingColOpt,
-    ScaleOpt,
-    SepOpt,
-    TimeColOpt,
-    UserColOpt,
-    load_ratings,
-    reader_options,
-)
+from embrec.cli.reader_options import load_ratings
 from embrec.cli.train import PresetOpt, resolve_preset_option
 
 if TYPE_CHECKING:
@@ -76,23 +58,12 @@ BaselineOpt = Annotated[
     bool,
     typer.Option("--baseline/--no-baseline", help="Also fit the baseline model on every fold."),
 ]
-ValidFractionOpt = Annotated[
-    float | None,
-    typer.Option("--valid-fraction", help="Share of each training fold held out to stop early."),
-]
-PatienceOpt = Annotated[
-    int | None, typer.Option("--patience", help="Early-stopping patience in epochs.")
-]
-
-
-def _hyperparameters(model: str, valid_fraction: float | None, patience: int | None,
-                     **flags: Any) -> dict[str, Any]:
-    hyper = collect_hyperparameters(model=model, **flags)
-    hyper.pop("seed", None)
-    for key, value in (("valid_fraction", valid_fraction), ("patience", patience)):
-        if value is not None:
-            hyper[key] = value
-    return hyper
+def _hyperparameters(model: str, hyper: HyperparameterFlags,
+                     stopping: StoppingFlags) -> dict[str, Any]:
+    """The keywords of ``fit`` the flags give (the seed apart: cv and sweep pass it on)."""
+    values = {**hyper.for_model(model), **stopping.values()}
+    values.pop("seed", None)
+    return values
 
 
 def _console() -> Console:
@@ -152,6 +123,7 @@ def score_line(result: CVResult) -> str:
             f"MAE {result.mae_mean:.4f} ± {result.mae_std:.4f} over {len(result.folds)} folds")
 
 
+@with_flags(hyper=HyperparameterFlags, stopping=StoppingFlags, reader=ReaderFlags)
 def cv_command(
     dataset: DatasetOpt,
     model: ModelOpt = "mf-bias",
@@ -159,20 +131,6 @@ def cv_command(
     data_dir: DataDirOpt = None,
     folds: FoldsOpt = "official",
     solver: SolverOpt = None,
-    epochs: EpochsOpt = None,
-    lr: LrOpt = None,
-    wd: WdOpt = None,
-    emb_l2: EmbL2Opt = None,
-    factors: FactorsOpt = None,
-    layers: LayersOpt = None,
-    dropout: DropoutOpt = None,
-    batch_size: BatchOpt = None,
-    schedule: ScheduleOpt = None,
-    optimizer: OptimizerOpt = None,
-    seed: SeedOpt = 0,
-    valid_fraction: ValidFractionOpt = None,
-    patience: PatienceOpt = None,
-    param: ParamOpt = None,
     workers: WorkersOpt = None,
     ranking: Annotated[
         bool, typer.Option("--ranking", help="Add top-k metrics: the model by predicted rating, "
@@ -188,12 +146,10 @@ def cv_command(
     ] = None,
     report: ReportOpt = None,
     json_out: JsonOpt = False,
-    user_col: UserColOpt = None,
-    item_col: ItemColOpt = None,
-    rating_col: RatingColOpt = None,
-    time_col: TimeColOpt = None,
-    sep: SepOpt = None,
-    scale: ScaleOpt = None,
+    *,
+    hyper: HyperparameterFlags,
+    stopping: StoppingFlags,
+    reader: ReaderFlags,
 ) -> None:
     """Cross-validate a model over folds; print per-fold scores and mean ± std."""
     from embrec.evaluation.crossval import cross_validate, resolve_folds
@@ -202,16 +158,12 @@ def cv_command(
     chosen = None
     if preset is not None:
         chosen, model, solver = resolve_preset_option(preset, model, solver)
-    hyper = _hyperparameters(
-        model, valid_fraction, patience, epochs=epochs, lr=lr, wd=wd, emb_l2=emb_l2,
-        factors=factors, layers=layers, dropout=dropout, batch_size=batch_size,
-        schedule=schedule, optimizer=optimizer, seed=seed, params=param,
-    )
+    seed = hyper.seed
+    hyperparameters = _hyperparameters(model, hyper, stopping)
     if chosen is not None:
-        hyper = chosen.resolve(hyper)
-    check_request(model, hyper, solver)
-    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
-    ratings = load_ratings(dataset, data_dir, options)
+        hyperparameters = chosen.resolve(hyperparameters)
+    check_request(model, hyperparameters, solver)
+    ratings = load_ratings(dataset, data_dir, reader.options())
     names = resolve_folds(ratings, folds)
     console = _console()
     print(f"{ratings!r}\ncross-validating {model} on {len(names)} "
@@ -224,7 +176,7 @@ def cv_command(
     result = cross_validate(
         ratings, model, folds, data_dir=data_dir, seed=seed, solver=solver, workers=workers,
         ranking=k if ranking else None, threshold=threshold, baseline=baseline,
-        on_fold=progress, **hyper,
+        on_fold=progress, **hyperparameters,
     )
     _print_cv(console, result)
     if save is not None:
@@ -265,6 +217,7 @@ def _print_sweep(console: Console, result: SweepResult) -> None:
                   f"{result.n_run} fits run, {result.n_skipped} already in {result.results_path}")
 
 
+@with_flags(hyper=HyperparameterFlags, stopping=StoppingFlags, reader=ReaderFlags)
 def sweep_command(
     dataset: DatasetOpt,
     model: ModelOpt = "mf-bias",
@@ -285,30 +238,14 @@ def sweep_command(
         Path | None, typer.Option("--results", help="Results CSV (default sweep-MODEL.csv).")
     ] = None,
     solver: SolverOpt = None,
-    epochs: EpochsOpt = None,
-    lr: LrOpt = None,
-    wd: WdOpt = None,
-    emb_l2: EmbL2Opt = None,
-    factors: FactorsOpt = None,
-    layers: LayersOpt = None,
-    dropout: DropoutOpt = None,
-    batch_size: BatchOpt = None,
-    schedule: ScheduleOpt = None,
-    optimizer: OptimizerOpt = None,
-    seed: SeedOpt = 0,
-    valid_fraction: ValidFractionOpt = None,
-    patience: PatienceOpt = None,
-    param: ParamOpt = None,
     workers: WorkersOpt = None,
     baseline: BaselineOpt = True,
     report: ReportOpt = None,
     json_out: JsonOpt = False,
-    user_col: UserColOpt = None,
-    item_col: ItemColOpt = None,
-    rating_col: RatingColOpt = None,
-    time_col: TimeColOpt = None,
-    sep: SepOpt = None,
-    scale: ScaleOpt = None,
+    *,
+    hyper: HyperparameterFlags,
+    stopping: StoppingFlags,
+    reader: ReaderFlags,
 ) -> None:
     """Cross-validate every point of a grid or a random search; print the fold x point table."""
     from embrec.errors import ConfigError
@@ -319,15 +256,11 @@ def sweep_command(
         raise ConfigError("give --grid KEY=VALUES or --random N with --space KEY=DIST")
     if random is not None and not space:
         raise ConfigError("--random needs at least one --space KEY=DIST, e.g. lr=log:1e-4:1e-1")
-    fixed = _hyperparameters(
-        model, valid_fraction, patience, epochs=epochs, lr=lr, wd=wd, emb_l2=emb_l2,
-        factors=factors, layers=layers, dropout=dropout, batch_size=batch_size,
-        schedule=schedule, optimizer=optimizer, seed=seed, params=param,
-    )
+    seed = hyper.seed
+    fixed = _hyperparameters(model, hyper, stopping)
     results = results or Path(f"sweep-{model}.csv")
     check_request(model, fixed, solver)
-    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
-    ratings = load_ratings(dataset, data_dir, options)
+    ratings = load_ratings(dataset, data_dir, reader.options())
     print(f"{ratings!r}\nsweeping {model}; results in {results}")
 
     def progress(row: dict[str, Any]) -> None:

@@ -28,10 +28,9 @@ def training_defaults(spec: Any, solver: str) -> dict[str, Any]:
     the model nor the solver sets any: the fit is then configured by the
     model's hyperparameters alone (the closed-form baseline).
     """
-    from embrec.training.fit import SOLVER_DEFAULTS, split_hyperparameters
+    from embrec.training.fit import split_hyperparameters
 
-    own = {**spec.train_defaults, **SOLVER_DEFAULTS.get(solver, {}).get(spec.name, {})}
-    if not own:
+    if not spec.training_defaults(solver):
         return {}
     _, config = split_hyperparameters(spec, {}, solver)
     return {key: getattr(config, key) for key in TRAINING_SETTINGS.get(solver, ())}
@@ -47,13 +46,17 @@ def models_command() -> None:
 
     console = Console()
     table = Table(title="embrec models")
-    for column in ("name", "what it is", "hyperparameters (defaults)", "solvers"):
+    for column in ("name", "what it is", "hyperparameters (defaults)", "solvers", "reg sets"):
         table.add_column(column)
     for spec in MODELS.values():
         defaults = ", ".join(
             f"{k}={v.default}" for k, v in spec.config_cls.model_fields.items()
         )
-        table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers))
+        expands = spec.config_cls.expands
+        shared = ", ".join(f"{k} sets {' and '.join(v)}" for k, v in expands.items())
+        defaults += f" ({shared})" if shared else ""
+        table.add_row(spec.name, spec.summary, defaults, ", ".join(spec.solvers),
+                      spec.describe_reg())
     console.print(table)
 
     settings = TRAINING_SETTINGS["torch"]

@@ -59,6 +59,7 @@ def serve_command(
         create_app,
         limit_threads,
     )
+    from embrec.serving.protocol import HTTP_PROTOCOL
     from embrec.serving.schemas import Limits
 
     if not 0 < port < 65536:
@@ -87,7 +88,7 @@ def serve_command(
         print("embrec: warning: anyone who can reach this address can store and read ratings; "
               "set --token or EMBREC_TOKEN", file=sys.stderr)
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level=log_level,
+        uvicorn.run(app, host=host, port=port, log_level=log_level, http=HTTP_PROTOCOL,
                     timeout_graceful_shutdown=5)
         return
     if service.store is not None:
@@ -99,7 +100,7 @@ def serve_command(
         os.environ[ENVIRONMENT_KEYS[key]] = str(value)
     uvicorn.run(f"{app_from_environment.__module__}:{app_from_environment.__name__}",
                 factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                timeout_graceful_shutdown=5)
+                http=HTTP_PROTOCOL, timeout_graceful_shutdown=5)
 
 
 def register(app: typer.Typer) -> None:

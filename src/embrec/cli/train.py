@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,35 +12,17 @@ import typer
 
 from embrec.cli.files import read_train_test
 from embrec.cli.options import (
-    BatchOpt,
     DataDirOpt,
     DatasetOpt,
-    DropoutOpt,
-    EmbL2Opt,
-    EpochsOpt,
-    FactorsOpt,
+    HyperparameterFlags,
     JsonOpt,
-    LayersOpt,
-    LrOpt,
     ModelOpt,
-    OptimizerOpt,
-    ParamOpt,
-    ScheduleOpt,
-    SeedOpt,
+    ReaderFlags,
     SolverOpt,
-    WdOpt,
-    collect_hyperparameters,
+    StoppingFlags,
+    with_flags,
 )
-from embrec.cli.reader_options import (
-    ItemColOpt,
-    RatingColOpt,
-    ScaleOpt,
-    SepOpt,
-    TimeColOpt,
-    UserColOpt,
-    load_ratings,
-    reader_options,
-)
+from embrec.cli.reader_options import load_ratings
 from embrec.errors import ConfigError
 
 SplitOpt = Annotated[
@@ -65,6 +48,28 @@ TestFileOpt = Annotated[
     typer.Option("--test", help="With --train: report test RMSE on this ratings file "
                                 "(matched to the training ids by raw id)."),
 ]
+
+WithStoreOpt = Annotated[
+    Path | None,
+    typer.Option("--with-store", help="Also train on the ratings a server stored in this "
+                                      "SQLite file (`embrec serve --db`)."),
+]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What ``embrec train`` trains and tests on: a dataset's split, or files."""
+
+    dataset: TrainDatasetOpt = None
+    train_file: TrainFileOpt = None
+    test_file: TestFileOpt = None
+    data_dir: DataDirOpt = None
+    split: TrainSplitOpt = None
+    with_store: WithStoreOpt = None
+
+    def check(self) -> None:
+        check_data_options(self.dataset, self.split, self.train_file, self.test_file,
+                           self.with_store)
 
 
 DEFAULT_MODEL = "mf-bias"
@@ -150,34 +155,13 @@ def check_data_options(
         raise ConfigError("--with-store works with --dataset only; drop it or use --dataset")
 
 
+@with_flags(data=TrainingData, hyper=HyperparameterFlags, stopping=StoppingFlags,
+            reader=ReaderFlags)
 def train_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to save the model bundle.")],
-    dataset: TrainDatasetOpt = None,
-    train_file: TrainFileOpt = None,
-    test_file: TestFileOpt = None,
     model: ModelOpt = "mf-bias",
     preset: PresetOpt = None,
-    data_dir: DataDirOpt = None,
-    split: TrainSplitOpt = None,
     solver: SolverOpt = None,
-    epochs: EpochsOpt = None,
-    lr: LrOpt = None,
-    wd: WdOpt = None,
-    emb_l2: EmbL2Opt = None,
-    factors: FactorsOpt = None,
-    layers: LayersOpt = None,
-    dropout: DropoutOpt = None,
-    batch_size: BatchOpt = None,
-    schedule: ScheduleOpt = None,
-    optimizer: OptimizerOpt = None,
-    seed: SeedOpt = 0,
-    valid_fraction: Annotated[
-        float | None,
-        typer.Option("--valid-fraction", help="Share of train held out for early stopping."),
-    ] = None,
-    patience: Annotated[
-        int | None, typer.Option("--patience", help="Early-stopping patience in epochs.")
-    ] = None,
     threads: Annotated[
         int | None,
         typer.Option("--threads", min=1, help=(
@@ -192,28 +176,21 @@ def train_command(
     distributed: Annotated[
         bool, typer.Option("--distributed", help="Train data-parallel under torchrun (DDP).")
     ] = False,
-    with_store: Annotated[
-        Path | None,
-        typer.Option("--with-store", help="Also train on the ratings a server stored in this "
-                                          "SQLite file (`embrec serve --db`)."),
-    ] = None,
-    param: ParamOpt = None,
     ranker: Annotated[
         str, typer.Option("--ranker", help="Ranking model stored beside the rating model to "
                                            "order top-N lists: ease, mult-dae or none.")
     ] = "ease",
     json_out: JsonOpt = False,
-    user_col: UserColOpt = None,
-    item_col: ItemColOpt = None,
-    rating_col: RatingColOpt = None,
-    time_col: TimeColOpt = None,
-    sep: SepOpt = None,
-    scale: ScaleOpt = None,
+    *,
+    data: TrainingData,
+    hyper: HyperparameterFlags,
+    stopping: StoppingFlags,
+    reader: ReaderFlags,
 ) -> None:
     """Train a model on a dataset's split or on your own --train/--test files; save the bundle."""
     from embrec.training.fit import fit
 
-    check_data_options(dataset, split, train_file, test_file, with_store)
+    data.check()
     context = None
     if distributed:
         from embrec.training.distributed import init_distributed
@@ -227,18 +204,13 @@ def train_command(
         from embrec.models.rankers import get_ranker
 
         get_ranker(ranker)
-    hyper = collect_hyperparameters(
-        epochs=epochs, lr=lr, wd=wd, emb_l2=emb_l2, factors=factors, layers=layers,
-        dropout=dropout, batch_size=batch_size, schedule=schedule, optimizer=optimizer,
-        seed=seed, params=param, model=model,
-    )
-    for key, value in (("valid_fraction", valid_fraction), ("patience", patience),
-                       ("threads", threads)):
-        if value is not None:
-            hyper[key] = value
+    hyperparameters = {**hyper.for_model(model), **stopping.values()}
+    if threads is not None:
+        hyperparameters["threads"] = threads
     main_rank = context is None or context.is_main
-    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
-    if train_file is not None:
+    options = reader.options()
+    if data.train_file is not None:
+        train_file, test_file = data.train_file, data.test_file
         files = (read_train_test(train_file, test_file, **options) if context is None
                  else context.main_first(lambda: read_train_test(train_file, test_file, **options)))
         if main_rank:
@@ -246,14 +218,14 @@ def train_command(
         source, split_name, report = str(train_file), files.name, files.report()
         train_part, test_part = files.train, files.test
     else:
-        split = split or DEFAULT_SPLIT
+        split = data.split or DEFAULT_SPLIT
         if context is None:
-            ratings, parts = load_split(dataset, data_dir, split, seed, options)
+            ratings, parts = load_split(data.dataset, data.data_dir, split, hyper.seed, options)
         else:
             ratings, parts = context.main_first(
-                lambda: load_split(dataset, data_dir, split, seed, options)
+                lambda: load_split(data.dataset, data.data_dir, split, hyper.seed, options)
             )
-        source, split_name, report = str(dataset), parts.name, parts.report()
+        source, split_name, report = str(data.dataset), parts.name, parts.report()
         train_part, test_part = parts.train, parts.test
         if main_rank:
             print_split(ratings, parts.name, report)
@@ -262,22 +234,22 @@ def train_command(
         shutil.rmtree(checkpoint)
     provenance = {"dataset": source, "split": split_name, "split_report": report}
     if chosen is not None:
-        hyper = chosen.resolve(hyper)
+        hyperparameters = chosen.resolve(hyperparameters)
         provenance["preset"] = chosen.to_json()
     if context is not None:
         provenance["processes"] = context.world
-    if with_store is not None:
+    if data.with_store is not None:
         from embrec.serving.retrain import with_store as fold_store
 
-        merged = fold_store(parts.train, parts.test, with_store)
+        merged = fold_store(parts.train, parts.test, data.with_store)
         train_part, test_part = merged.train, merged.test
         provenance["rating_store"] = merged.report
         if main_rank:
             print(merged.describe())
     trained = fit(
-        train_part, model, valid=test_part, solver=solver, verbose=True,
+        train_part, model, test=test_part, solver=solver, verbose=True,
         checkpoint_dir=checkpoint, resume=resume, provenance=provenance,
-        distributed=context, ranker=None if ranker == "none" else ranker, **hyper,
+        distributed=context, ranker=None if ranker == "none" else ranker, **hyperparameters,
     )
     if not main_rank:
         context.finish()
@@ -289,9 +261,9 @@ def train_command(
         "solver": trained.solver,
         "dataset": source,
         "split": split_name,
-        "seed": trained.train_config.get("seed", seed),
-        "valid_rmse": trained.metrics.get("valid_rmse"),
-        "valid_mae": trained.metrics.get("valid_mae"),
+        "seed": trained.train_config.get("seed", hyper.seed),
+        "test_rmse": trained.metrics.get("test_rmse"),
+        "test_mae": trained.metrics.get("test_mae"),
         "epochs": len(trained.history.epochs),
         "stopped": trained.history.stopped,
         "train_seconds": round(trained.history.train_seconds, 4),
@@ -304,8 +276,8 @@ def train_command(
         print(f"{trained.name} trained on {split_name}: no test ratings; saved to {out}")
     else:
         print(
-            f"{trained.name} on {split_name}: test RMSE {summary['valid_rmse']:.4f}, "
-            f"MAE {summary['valid_mae']:.4f} (predictions clipped to "
+            f"{trained.name} on {split_name}: test RMSE {summary['test_rmse']:.4f}, "
+            f"MAE {summary['test_mae']:.4f} (predictions clipped to "
             f"{trained.scale.low:g}..{trained.scale.high:g}); saved to {out}"
         )
     if "test_fallback_ratings" in trained.metrics:
@@ -313,27 +285,20 @@ def train_command(
     if trained.ranker is not None:
         print(describe_ranker(trained.ranker.describe()))
     if json_out:
+        # valid_rmse and valid_mae: the old names of test_rmse and test_mae, for one release.
+        summary.update(valid_rmse=summary["test_rmse"], valid_mae=summary["test_mae"])
         print(json.dumps(summary))
     if context is not None:
         context.finish()
 
 
+@with_flags(hyper=HyperparameterFlags, reader=ReaderFlags, omit=("lr",))
 def lr_find_command(
     dataset: DatasetOpt,
     model: ModelOpt = "mf-bias",
     solver: SolverOpt = None,
     data_dir: DataDirOpt = None,
     split: SplitOpt = DEFAULT_SPLIT,
-    epochs: EpochsOpt = None,
-    factors: FactorsOpt = None,
-    layers: LayersOpt = None,
-    dropout: DropoutOpt = None,
-    wd: WdOpt = None,
-    emb_l2: EmbL2Opt = None,
-    batch_size: BatchOpt = None,
-    schedule: ScheduleOpt = None,
-    optimizer: OptimizerOpt = None,
-    seed: SeedOpt = 0,
     steps: Annotated[int, typer.Option("--steps", help="Batches of the range test.")] = 100,
     carve_out: Annotated[
         float, typer.Option("--carve-out", help="Share of the training part each candidate "
@@ -342,14 +307,10 @@ def lr_find_command(
     plot: Annotated[Path, typer.Option("--plot", help="Where to save the plot (PNG).")] = Path(
         "lr_find.png"
     ),
-    param: ParamOpt = None,
     json_out: JsonOpt = False,
-    user_col: UserColOpt = None,
-    item_col: ItemColOpt = None,
-    rating_col: RatingColOpt = None,
-    time_col: TimeColOpt = None,
-    sep: SepOpt = None,
-    scale: ScaleOpt = None,
+    *,
+    hyper: HyperparameterFlags,
+    reader: ReaderFlags,
 ) -> None:
     """Suggest a learning rate for a model and solver, checked on a carve-out of the training part.
 
@@ -359,15 +320,9 @@ def lr_find_command(
     """
     from embrec.training.lr_advice import advise_lr
 
-    hyper = collect_hyperparameters(
-        epochs=epochs, factors=factors, layers=layers, dropout=dropout, wd=wd, emb_l2=emb_l2,
-        batch_size=batch_size, schedule=schedule, optimizer=optimizer, seed=seed, params=param,
-        model=model,
-    )
-    options = reader_options(user_col, item_col, rating_col, time_col, sep, scale)
-    _, parts = load_split(dataset, data_dir, split, seed, options)
+    _, parts = load_split(dataset, data_dir, split, hyper.seed, reader.options())
     advice = advise_lr(parts.train, model, solver=solver, fraction=carve_out, steps=steps,
-                       **hyper)
+                       **hyper.for_model(model))
     title = f"{model} ({advice.solver}) on {dataset} ({parts.name} train)"
     print(f"{model}, solver {advice.solver}: {advice.optimiser}")
     if advice.range_test is not None:

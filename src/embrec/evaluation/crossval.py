@@ -11,7 +11,7 @@ MovieLens folds (``"official"``: ``u1``..``u5`` of ml-100k, ``r1``..``r5`` of
 ml-10m), a seeded k-fold (an int ``K``) or any list of split specs
 (:func:`~embrec.data.splits.parse_split_spec`).
 
-The test fold is handed to ``fit`` only as ``valid``, which is reported per epoch
+The test fold is handed to ``fit`` only as ``test``, which is reported per epoch
 (the learning curves) and never steers training; early stopping, when
 ``patience`` and ``valid_fraction`` are set, monitors a part carved from the
 training fold. Folds run in parallel worker processes (see
@@ -103,7 +103,7 @@ def run_fold(ratings: Ratings, split: Split, task: FoldTask) -> FoldResult:
     from embrec.training.fit import fit
 
     start = time.perf_counter()
-    trained = fit(split.train, task.model, valid=split.test, solver=task.solver, verbose=False,
+    trained = fit(split.train, task.model, test=split.test, solver=task.solver, verbose=False,
                   **task.hyper)
     fitted = time.perf_counter()
     raw, _ = trained.predictor.predict(split.test.users, split.test.items, clip=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,17 +166,20 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+RENAMED_KEYS = {"wd": "weight_decay"}
+"""Old spellings of swept or fixed keys, still accepted (with a DeprecationWarning)."""
+
+
 def expand_aliases(model: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The keywords of ``fit`` for CLI-style names: ``wd`` is ``weight_decay``,
-    ``factors`` of embnet sets both ``user_factors`` and ``item_factors``."""
+    """The keywords of ``fit`` for the keys of a sweep: ``wd`` is the old name of
+    ``weight_decay``. Shared model names (``factors``) are the model config's own
+    (:class:`~embrec.models.spec.ModelConfig`)."""
     out: dict[str, Any] = {}
     for key, value in params.items():
-        if key == "wd":
-            out["weight_decay"] = value
-        elif key == "factors" and model == "embnet":
-            out["user_factors"] = out["item_factors"] = value
-        else:
-            out[key] = value
+        if key in RENAMED_KEYS:
+            warnings.warn(f"sweep key {key!r} is now {RENAMED_KEYS[key]!r}",
+                          DeprecationWarning, stacklevel=2)
+        out[RENAMED_KEYS.get(key, key)] = value
     return out
 
 

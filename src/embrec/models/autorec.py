@@ -12,14 +12,42 @@ a user's ratings of all items in U-AutoRec), with unobserved entries zero::
 where m masks the observed entries: only they carry loss. The item-based
 variant is the paper's better one (ml-1m RMSE 0.831 against 0.874). The
 prediction of user u's rating of item i is entry u of item i's reconstruction.
+``factors`` is the hidden width k (``hidden`` is its old name), ``reg`` is λ
+(``l2`` is its old name).
+
+Fold-in. User-based: a new user is one forward pass of their rating row.
+Item-based: the output for user u on item i is ``W_u · h_i + c_u``, linear in
+the user's decoder row θ = [W_u; c_u], so a new user is a new decoder row, the
+MAP estimate of :mod:`embrec.models.foldin` with ``x_i = [h_i; 1]``, ``o_i = 0``
+and the identity link. The new user's ratings do not enter the items' codes:
+the encoder has no input weight for a new column, which is the same as a zero
+one, so the codes ``h_i`` of the training rows are used as they are.
+
+Item space. User-based: the item's row of the decoder, ``W[i, :]`` (close rows,
+close predictions from every user's code). Item-based: the hidden code of the
+item's rating row ``h_i = σ(V r_i + b)``, centred on the mean code (sigmoid
+codes are all positive, so uncentred they would all look alike).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
+import numpy as np
 import torch
 from torch import nn
 
 from embrec.models.base import DataShape, RowModel
+from embrec.models.foldin import (
+    FoldIn,
+    GaussianFoldIn,
+    RowFoldIn,
+    population_prior,
+    training_noise,
+)
+from embrec.models.item_space import ItemSpace
+from embrec.models.spec import ModelConfig, ModelSpec
+from embrec.models.trained import TrainedNetwork
 
 
 class AutoRec(RowModel):
@@ -59,3 +87,74 @@ class AutoRec(RowModel):
 
     def penalty(self) -> torch.Tensor:
         return 0.5 * self.l2 * (self.encoder.weight.pow(2).sum() + self.decoder.weight.pow(2).sum())
+
+
+class AutoRecConfig(ModelConfig):
+    """``reg = 200`` with a cosine-annealed 60 epochs: ml-100k u1..u5 mean RMSE 0.898."""
+
+    renamed: ClassVar[dict[str, str]] = {"hidden": "factors", "l2": "reg"}
+
+    factors: int = 500
+    orientation: Literal["item", "user"] = "item"
+    reg: float = 200.0
+
+    @property
+    def hidden(self) -> int:
+        """The old name of ``factors``."""
+        return self.factors
+
+    @property
+    def l2(self) -> float:
+        """The old name of ``reg``."""
+        return self.reg
+
+
+@torch.no_grad()
+def item_codes(model: TrainedNetwork) -> np.ndarray:
+    """Hidden codes ``σ(V r_i + b)`` of every item row of an item-based AutoRec ``(n_items, k)``."""
+    module = model.module
+    rows = model.reference_train.to_csr(by="item")
+    out = np.empty((model.train.n_items, module.encoder.out_features), dtype=np.float32)
+    chunk = 512
+    for start in range(0, rows.shape[0], chunk):
+        block = torch.from_numpy(rows[start : start + chunk].toarray())
+        out[start : start + chunk] = torch.sigmoid(module.encoder(block)).numpy()
+    return out
+
+
+def autorec_fold_in(model: TrainedNetwork) -> FoldIn:
+    """A forward pass of the row (user-based), or a new decoder row (item-based)."""
+    if model.module.orientation == "user":
+        return RowFoldIn(model)
+    decoder = model.module.decoder
+    codes = item_codes(model)
+    features = np.hstack([codes, np.ones((len(codes), 1), dtype=codes.dtype)])
+    users = np.hstack(
+        [decoder.weight.detach().numpy(), decoder.bias.detach().numpy()[:, None]]
+    )
+    mean, cov = population_prior(model, users)
+    return GaussianFoldIn(
+        features, np.zeros(len(features)), mean, cov, training_noise(model), None,
+        "fold-in: MAP decoder row on the items' hidden codes (autorec, item-based)",
+    )
+
+
+def autorec_item_space(model: TrainedNetwork) -> ItemSpace:
+    """Decoder item rows (user-based) or centred item codes (item-based)."""
+    if model.module.orientation == "user":
+        weights = model.module.decoder.weight.detach().numpy()
+        return ItemSpace(weights, "autorec decoder item weights")
+    codes = item_codes(model)
+    return ItemSpace(codes - codes.mean(axis=0), "autorec hidden codes of the item rows")
+
+
+SPEC = ModelSpec(
+    "autorec",
+    "AutoRec (Sedhain et al. 2015): one sigmoid hidden layer over matrix rows",
+    AutoRecConfig,
+    lambda c, s, sparse: AutoRec(s, c.factors, c.orientation, c.reg),
+    item_space=autorec_item_space,
+    fold_in=autorec_fold_in,
+    train_defaults={"epochs": 60, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64,
+                    "schedule": "cosine"},
+)

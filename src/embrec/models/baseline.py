@@ -11,15 +11,26 @@ TKDD 2010, section 2.1; the ``BaselineOnly`` ALS of Surprise)::
 
 A few sweeps converge. It is the floor every other model must beat and the
 fallback for users and items a model has no parameters for.
+
+Fold-in: ``b_u`` of a new user on the frozen item biases, with the model's own
+prior ``b_u ~ N(0, σ²/λ_u)``, which gives the ALS update
+``b_u = Σ (r_i - μ - b_i) / (λ_u + k)``. Item space: it has no item vectors, so
+the adjusted cosine of the rating columns (:mod:`embrec.models.item_space`).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from embrec.models.base import DataShape, PairModel, rows
+from embrec.models.foldin import GaussianFoldIn
+from embrec.models.item_space import adjusted_rating_columns
+from embrec.models.spec import ModelConfig, ModelSpec
+from embrec.models.trained import TrainedNetwork
 
 
 class BiasOnly(PairModel):
@@ -74,3 +85,35 @@ def solve_biases(
         residual = values - mu - b_item[items]
         b_user = np.bincount(users, weights=residual, minlength=n_users) / (reg_user + n_per_user)
     return mu, b_user.astype(np.float32), b_item.astype(np.float32)
+
+
+class BaselineConfig(ModelConfig):
+    """``λ_u``, ``λ_i`` and the number of ALS sweeps; ``reg`` sets both λ."""
+
+    expands: ClassVar[dict[str, tuple[str, ...]]] = {"reg": ("reg_user", "reg_item")}
+
+    reg_user: float = 15.0
+    reg_item: float = 10.0
+    sweeps: int = 10
+
+
+def baseline_fold_in(model: TrainedNetwork) -> GaussianFoldIn:
+    """``b_u`` by the ALS update with the model's ``λ_u`` (module docstring)."""
+    module = model.module
+    offsets = module.item_bias.weight.detach().numpy()[:, 0] + float(module.global_bias)
+    reg_user = float(model.model_config.reg_user)
+    return GaussianFoldIn(
+        np.ones((len(offsets), 1)), offsets, np.zeros(1), np.full((1, 1), 1.0 / reg_user),
+        1.0, None, "fold-in: user bias on frozen item biases (baseline)",
+    )
+
+
+SPEC = ModelSpec(
+    "baseline",
+    "global mean + regularised user and item biases (closed-form ALS)",
+    BaselineConfig,
+    lambda c, s, sparse: BiasOnly(s),
+    item_space=adjusted_rating_columns,
+    fold_in=baseline_fold_in,
+    solvers=("als",),
+)

@@ -22,7 +22,7 @@ entries of ``M = (1/S) Σ_s P_s Q_sᵀ``, stored as its SVD ``M = U Σ Vᵀ`` wi
 ``min(n_users, n_items)``). So :class:`BayesianFM` is a plain dot-product-plus-
 biases network that rebuilds from ``(config, shape)`` like the others.
 
-Fold-in of a new user (:meth:`BayesianFM.fold_in`) uses ``T`` thinned samples
+Fold-in of a new user (:class:`BFMFoldIn`) uses ``T`` thinned samples
 kept as buffers. A new user with ratings ``r_i, i ∈ N`` has the implicit row
 ``x_j = 1/sqrt(|N|)`` for ``j ∈ N`` (known from the ratings) and unknown id
 parameters ``θ = (w_u, v_u)``. In sample ``s``, with ``I = Σ_j x_j y_j`` (the
@@ -36,10 +36,16 @@ and the conditional posterior of θ under the sample's prior ``N(μ, Λ⁻¹)`` 
 
     θ_s = (α Xᵀ X + Λ)⁻¹ (α Xᵀ (r - o) + Λ μ),   X_i = [1, I + Q_i]
 
-The fold-in scores are ``(1/T) Σ_s (o + X θ_s)`` over every item.
+The fold-in scores are ``(1/T) Σ_s (o + X θ_s)`` over every item. Item space:
+the posterior-mean item factors ``q``.
+
+``factors`` is the FM's rank k (``rank`` is its old name); ``width``, the
+columns kept of the posterior mean, is set by the solver.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -47,6 +53,10 @@ from torch import nn
 
 from embrec.errors import ModelError
 from embrec.models.base import DataShape, PairModel, rows
+from embrec.models.foldin import FoldIn
+from embrec.models.item_space import item_embeddings
+from embrec.models.spec import ModelConfig, ModelSpec
+from embrec.models.trained import TrainedNetwork
 
 MAX_WIDTH = 1024
 """Widest stored posterior-mean factorisation (``width=None`` means min(n_users, n_items, this))."""
@@ -101,10 +111,30 @@ class BayesianFM(PairModel):
             + self.global_bias
         )
 
-    @torch.no_grad()
     def fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Posterior-mean scores ``(n_items,)`` of a new user known by ratings (see module doc)."""
-        n_samples = self.fold_offset.shape[0]
+        """The scores of :class:`BFMFoldIn` for a new user's ratings (for callers that hold
+        the network only)."""
+        return BFMFoldIn(self).scores(items, values)
+
+
+class BFMFoldIn(FoldIn):
+    """Posterior-mean scores of a new user over the kept samples (module docstring)."""
+
+    description = "fold-in: Bayesian posterior of a new user's id factors, implicit row known (bfm)"
+
+    def __init__(self, module: BayesianFM) -> None:
+        self.module = module
+
+    @classmethod
+    def of(cls, model: TrainedNetwork) -> BFMFoldIn:
+        """The fold-in of a trained ``bfm`` (its spec's ``fold_in``)."""
+        return cls(model.module)
+
+    @torch.no_grad()
+    def scores(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Unclipped predicted ratings ``(n_items,)``."""
+        net = self.module
+        n_samples = net.fold_offset.shape[0]
         if n_samples == 0:
             raise ModelError(
                 "this bfm keeps no fold-in samples (fold_in_samples=0); retrain it with "
@@ -114,20 +144,20 @@ class BayesianFM(PairModel):
         values = np.asarray(values, dtype=np.float64)
         items, first = np.unique(items, return_index=True)
         values = values[first]
-        rank = self.fold_item.shape[2]
-        total = np.zeros(self.n_items)
+        rank = net.fold_item.shape[2]
+        total = np.zeros(net.n_items)
         for s in range(n_samples):
-            Q = self.fold_item[s].double().numpy()
-            Y = self.fold_rated[s, items].double().numpy()
-            prior = self.fold_prior[s].double().numpy()
+            Q = net.fold_item[s].double().numpy()
+            Y = net.fold_rated[s, items].double().numpy()
+            prior = net.fold_prior[s].double().numpy()
             alpha, mu_w, lam_w = prior[0], prior[1], prior[2]
             mu_v, lam_v = prior[3:3 + rank], prior[3 + rank:]
             x = 1.0 / np.sqrt(len(items)) if len(items) else 0.0
             implicit = x * Y.sum(axis=0)
-            constant = (x * float(self.fold_rated_w[s, items].double().sum())
+            constant = (x * float(net.fold_rated_w[s, items].double().sum())
                         + 0.5 * (implicit @ implicit - x * x * float((Y * Y).sum())))
-            offsets = self.fold_offset[s].double().numpy() + constant + Q @ implicit
-            features = np.hstack([np.ones((self.n_items, 1)), Q + implicit])
+            offsets = net.fold_offset[s].double().numpy() + constant + Q @ implicit
+            features = np.hstack([np.ones((net.n_items, 1)), Q + implicit])
             mean = np.concatenate([[mu_w], mu_v])
             precision = np.concatenate([[lam_w], lam_v])
             X = features[items]
@@ -138,14 +168,34 @@ class BayesianFM(PairModel):
         return (total / n_samples).astype(np.float32)
 
 
-class BFMFoldIn:
-    """Fold-in of a new user into a trained ``bfm`` (the protocol of ``embrec.recommend``)."""
+class BFMConfig(ModelConfig):
+    """Bayesian FM (module docstring); ``width`` is set by the solver."""
 
-    description = "fold-in: Bayesian posterior of a new user's id factors, implicit row known (bfm)"
+    renamed: ClassVar[dict[str, str]] = {"rank": "factors"}
 
-    def __init__(self, module: BayesianFM) -> None:
-        self.module = module
+    factors: int = 16
+    burn_in: int = 100
+    implicit: bool = True
+    flipped: bool = True
+    side: bool = True
+    init_std: float = 0.1
+    width: int | None = None
+    fold_in_samples: int = 16
 
-    def scores(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Unclipped predicted ratings ``(n_items,)``."""
-        return self.module.fold_in(items, values)
+    @property
+    def rank(self) -> int:
+        """The old name of ``factors``."""
+        return self.factors
+
+
+SPEC = ModelSpec(
+    "bfm",
+    "Bayesian factorisation machine by Gibbs sampling: ids, implicit feedback of "
+    "users and items, side information",
+    BFMConfig,
+    lambda c, s, sparse: BayesianFM(s, c.width or default_width(s), c.factors, c.fold_in_samples),
+    item_space=item_embeddings,
+    fold_in=BFMFoldIn.of,
+    solvers=("gibbs",),
+    train_defaults={"epochs": 400},
+)

@@ -18,14 +18,24 @@ both paths pulls it two ways, hence separate tables. ``dot_factors=0`` with
 ``biases=False`` is the design of fastai's ``EmbeddingNN`` (which also
 batch-normalises its hidden layers). Embedding sizes default
 to fastai's rule of thumb ``min(600, round(1.6 · n^0.56))``.
+
+``factors`` sets both embedding widths (``user_factors`` and ``item_factors``).
+Fold-in: MAP user parameters through the frozen network
+(:mod:`embrec.models.embnet_foldin`). Item space: the item embeddings ``q_i``.
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
+from pydantic import field_validator
 from torch import nn
 
 from embrec.models.base import DataShape, PairModel, rows, sigmoid_range
+from embrec.models.embnet_foldin import EmbeddingNetFoldIn
+from embrec.models.item_space import item_embeddings
+from embrec.models.spec import ModelConfig, ModelSpec, YRange, parse_layers, resolve_y_range
 
 
 def embedding_size_rule(n_categories: int) -> int:
@@ -109,3 +119,41 @@ class EmbeddingNet(PairModel):
         if self.user_dot is not None:
             z = z + rows(self.user_dot, users) @ self.item_dot.weight.T
         return sigmoid_range(z, *self.y_range)
+
+
+class EmbNetConfig(ModelConfig):
+    expands: ClassVar[dict[str, tuple[str, ...]]] = {"factors": ("user_factors", "item_factors")}
+
+    user_factors: int | None = None
+    item_factors: int | None = None
+    layers: tuple[int, ...] = (100, 50)
+    dropout: float = 0.3
+    emb_dropout: float = 0.05
+    y_range: YRange = "auto"
+    biases: bool = True
+    dot_factors: int = 32
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _parse_layers(cls, value: Any) -> Any:
+        return parse_layers(value)
+
+
+def build(c: EmbNetConfig, s: DataShape, sparse: bool) -> EmbeddingNet:
+    return EmbeddingNet(
+        s, c.user_factors, c.item_factors, c.layers, c.dropout, c.emb_dropout,
+        resolve_y_range(c.y_range, s) or (s.rating_low - 0.5, s.rating_high + 0.5),
+        sparse, c.biases, c.dot_factors,
+    )
+
+
+SPEC = ModelSpec(
+    "embnet",
+    "concatenated embeddings into an MLP with dropout, sigmoid into y_range",
+    EmbNetConfig,
+    build,
+    item_space=item_embeddings,
+    fold_in=EmbeddingNetFoldIn,
+    reg_option={"torch": "weight_decay"},
+    train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 1.0, "batch_size": 1024},
+)

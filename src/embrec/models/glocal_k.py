@@ -37,18 +37,24 @@ neighbouring rows and the global kernel pools over every item), so it is
 evaluated once per matrix (``whole_matrix``). A new user is a new column: the
 items' last hidden codes ``h_i`` are computed from the training matrix and the
 user's output weights ``[(W ⊙ ŵ)_{:,u}; b_u]`` regressed on them, as for
-item-based AutoRec (:mod:`embrec.recommend.foldin_glocal`).
+item-based AutoRec (:func:`glocal_fold_in`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
+import numpy as np
 import torch
+from pydantic import Field, field_validator
 from torch import nn
 from torch.nn import functional as F
 
 from embrec.models.base import DataShape, RowModel
+from embrec.models.foldin import GaussianFoldIn, population_prior, training_noise
+from embrec.models.spec import ModelConfig, ModelSpec
+from embrec.models.trained import TrainedNetwork
 
 
 def local_kernel(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -163,3 +169,65 @@ class GLocalK(RowModel):
                 f"GLocal-K takes the whole {self.n_items} x {self.n_users} item x user matrix, "
                 f"not {tuple(matrix.shape)}"
             )
+
+
+class GLocalKConfig(ModelConfig):
+    """The paper's ml-100k settings; each epoch is at most ``iterations`` full-batch
+    L-BFGS steps (:mod:`embrec.solvers.glocal`). ``optimizer="scipy"`` is SciPy's
+    L-BFGS-B, afresh each epoch, as the paper's code; ``"torch"`` is
+    ``torch.optim.LBFGS`` (afresh each epoch with ``restart``: u1 0.954 after the 30
+    pre-training epochs, far slower to converge than SciPy's)."""
+
+    hidden: int = Field(500, ge=1)
+    layers: int = Field(2, ge=1)
+    kernel_dim: int = Field(5, ge=1)
+    kernel_size: int = Field(3, ge=1)
+    lambda_2: float = Field(20.0, ge=0)
+    lambda_s: float = Field(0.006, ge=0)
+    dot_scale: float = 1.0
+    pretrain_epochs: int = Field(30, ge=1)
+    finetune_epochs: int = Field(60, ge=0)
+    iterations: int = Field(5, ge=1)
+    pretrain_tol: float = Field(0.0, ge=0)
+    optimizer: Literal["scipy", "torch"] = "scipy"
+    restart: bool = False
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 != 1:
+            raise ValueError(f"must be odd (3, 5...), not {value}")
+        return value
+
+
+@torch.no_grad()
+def glocal_fold_in(model: TrainedNetwork) -> GaussianFoldIn:
+    """A new user as a new column: the MAP output weights ``[w_u; c_u]`` regressed on the
+    items' last hidden codes ``h_i`` of the training matrix (``r̂_iu = h_i · w_u + c_u``),
+    under a Gaussian prior fitted to the trained users' output columns."""
+    module = model.module
+    module.eval()
+    matrix = torch.from_numpy(model.reference_train.to_csr(by="item").toarray())
+    codes = module.encode(matrix).numpy()
+    features = np.hstack([codes, np.ones((len(codes), 1), dtype=codes.dtype)])
+    output = module.output
+    users = np.hstack([output.effective_weight().T.numpy(), output.bias.numpy()[:, None]])
+    mean, cov = population_prior(model, users)
+    return GaussianFoldIn(
+        features, np.zeros(len(features)), mean, cov, training_noise(model), None,
+        "fold-in: MAP output column on the items' hidden codes (glocal-k)",
+    )
+
+
+SPEC = ModelSpec(
+    "glocal-k",
+    "GLocal-K (Han et al. 2021): item autoencoder with local kernelised weights, "
+    "pre-trained, fine-tuned with a global convolution kernel (full-batch L-BFGS)",
+    GLocalKConfig,
+    lambda c, s, sparse: GLocalK(
+        s, c.hidden, c.layers, c.kernel_dim, c.kernel_size, c.lambda_2, c.lambda_s,
+        c.dot_scale, global_kernel=c.finetune_epochs > 0,
+    ),
+    fold_in=glocal_fold_in,
+    solvers=("glocal",),
+)

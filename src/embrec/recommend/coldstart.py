@@ -31,6 +31,7 @@ import numpy as np
 
 from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
+from embrec.recommend.query import user_index
 from embrec.recommend.result import plain
 
 COLD_START = "cold-start: average user + popularity"
@@ -136,10 +137,7 @@ def predict_new_item(
         users = np.arange(model.train.n_users)
         raw_users = [plain(u) for u in model.user_ids.raw_ids]
     else:
-        from embrec.recommend.engine import recommender_for
-
-        resolve = recommender_for(model).user_index
-        users = np.asarray([resolve(u) for u in user_ids], dtype=np.int64)
+        users = np.asarray([user_index(model, u) for u in user_ids], dtype=np.int64)
         raw_users = list(user_ids)
     ratings = np.empty(len(users), dtype=np.float32)
     position = 0

@@ -1,10 +1,11 @@
 """One path from a query to a ranked list, whoever the user is.
 
-A :class:`Query` carries a user's ratings (LensKit's "query with history"): the
-training ratings of a known user, or the ratings a new user just gave. Every
-recommendation goes through the same steps::
+A :class:`~embrec.recommend.query.Query` carries a user's ratings (LensKit's
+"query with history") and what the list may hold; :meth:`Recommender.answer` is the
+one function that answers it, for the library (:mod:`.known`, :mod:`.new_user`), the
+CLI and the HTTP service::
 
-    query -> scores of every item -> history (and non-candidates) masked to -inf
+    query -> scores of every item -> history (and items not allowed) masked to -inf
           -> top-N by argpartition -> clipped predicted ratings, titles, explanations
 
 The ranking key is the ranking model's pick score times the predicted rating when
@@ -17,9 +18,8 @@ network (:mod:`embrec.recommend.foldin`), a user with no ratings by the cold-sta
 rule (:mod:`embrec.recommend.coldstart`); with a ranking model, a user with no
 ratings gets the average user's pick score (``p B`` for EASE, ``p_i`` the share of
 users who picked ``i``) times the average user's predicted rating: popular and
-well liked. Items without training ratings get the
-fallback baseline in every case (``μ + b_u + b_i``; for a new user
-``b_u = Σ (r_i - μ - b_i) / (λ_u + k)``), as the predictor gives known users.
+well liked. Items without training ratings get the predictor's fallback baseline
+in every case (``Predictor.score_users``, ``Predictor.fill_cold_items``).
 
 Explanations ("because you rated X highly"): for recommended item j, the items
 of the history rated at or above the user's mean rating, ranked by the cosine
@@ -31,19 +31,18 @@ their vectors are mostly initialisation, so their cosines are noise.
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
 from embrec.recommend.coldstart import COLD_START, average_user_scores, popularity_bonus
 from embrec.recommend.filters import ItemFilter
 from embrec.recommend.foldin import FoldIn, make_fold_in
+from embrec.recommend.query import Matched, Query, QueryMaker
 from embrec.recommend.ranking_scorer import PREDICTED_RATING, pick_times_liking, scorer_name
 from embrec.recommend.result import Recommendations, plain
 from embrec.recommend.space import ItemSpace, item_space
@@ -53,20 +52,19 @@ KNOWN_USER = "known user"
 KNOWN_WITHOUT_RATINGS = "known user without training ratings: baseline"
 EXPLAIN_PER_ITEM = 2
 EXPLAIN_MIN_RATINGS = 5
-FALLBACK_REG_USER = 15.0
-"""λ_u of the fallback baseline (``Fallback.fit``), for a new user's fallback bias."""
-CACHED_MODELS = 4
 COLD_START_RANKED = "cold-start: the average user's pick score x predicted rating"
+RECOMMENDER_ATTRIBUTE = "_recommender"
+
+__all__ = ["Matched", "Query", "Recommender", "recommender_for", "top_n"]
 
 
-@dataclass(frozen=True)
-class Query:
-    """A user to recommend for: a known user's index, or None, and the user's ratings."""
-
-    user: int | None
-    items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    values: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
-    user_id: Any = None
+def pick_rows(items: Sequence[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """The 0/1 ``len(items) x n_items`` matrix whose row ``k`` picks ``items[k]``."""
+    lengths = [len(row) for row in items]
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    columns = np.concatenate(items).astype(np.int64) if items else np.empty(0, np.int64)
+    ones = np.ones(len(columns), dtype=np.float32)
+    return sp.csr_matrix((ones, columns, indptr), shape=(len(items), n_items))
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -83,12 +81,13 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
 
 
 class Recommender:
-    """A trained model with what recommending needs: names, history, item space, fold-in."""
+    """A trained model with what recommending needs: names, queries, item space, fold-in."""
 
     def __init__(self, model: TrainedModel) -> None:
         self.model = model
         self.names = ItemNames(model.train)
-        self.history = model.train.to_csr(by="user")
+        self.queries = QueryMaker(model, self.names)
+        self.history = self.queries.history
         self.item_counts = model.train.item_counts()
         self.user_counts = model.train.user_counts()
         self._space: ItemSpace | None = None
@@ -114,79 +113,30 @@ class Recommender:
             self._average = average_user_scores(self.model)
         return self._average
 
-    # -- queries --------------------------------------------------------------------
+    # -- queries (built and checked by :class:`QueryMaker`) -----------------------------
 
     def describe_users(self) -> str:
-        ids = self.model.user_ids
-        raw = ids.raw_ids
-        if ids.is_integer and len(raw):
-            return f"{len(raw)} users, ids {int(raw.min())}..{int(raw.max())}"
-        return f"{len(raw)} users"
+        return self.queries.describe_users()
 
     def unknown_user(self, user_id: Any) -> ModelError:
-        return ModelError(
-            f"user {user_id} is not in this model ({self.describe_users()}); "
-            "use recommend_for_ratings (embrec recommend --rate) for a new user"
-        )
+        return self.queries.unknown_user(user_id)
 
     def user_index(self, user_id: Any) -> int:
         """Index of a known user; a ModelError that points new users to fold-in otherwise."""
-        index = self.model.user_ids.index_of(user_id)
-        if index < 0:
-            raise self.unknown_user(user_id)
-        return index
+        return self.queries.user_index(user_id)
 
     def known_query(self, user_id: Any) -> Query:
-        user = self.user_index(user_id)
-        start, stop = self.history.indptr[user], self.history.indptr[user + 1]
-        return Query(
-            user,
-            self.history.indices[start:stop].astype(np.int64),
-            self.history.data[start:stop],
-            user_id=plain(self.model.user_ids.to_raw([user])[0]),
-        )
+        return self.queries.known(user_id)
 
     def ratings_query(self, ratings: Mapping[Any, float] | Iterable[tuple[Any, float]]) -> Query:
         """A new user's query from ``{item id or title: rating}``; checks items and the scale."""
-        pairs = list(ratings.items() if isinstance(ratings, Mapping) else ratings)
-        scale = self.model.scale
-        items = np.empty(len(pairs), dtype=np.int64)
-        values = np.empty(len(pairs), dtype=np.float32)
-        named: dict[int, Any] = {}
-        for position, (item, rating) in enumerate(pairs):
-            index = self.names.resolve(item)
-            if index in named:
-                raise ModelError(
-                    f"{named[index]!r} and {item!r} both name {self.names.titles[index]!r}; "
-                    "rate each item once"
-                )
-            named[index] = item
-            try:
-                value = float(rating)
-            except (TypeError, ValueError):
-                value = math.nan
-            if isinstance(rating, bool) or not math.isfinite(value) or not (
-                scale.low <= value <= scale.high
-            ):
-                raise ModelError(
-                    f"rating {rating!r} for {self.names.titles[index]!r} is outside this "
-                    f"model's rating scale {scale.low:g}..{scale.high:g}"
-                )
-            items[position], values[position] = index, value
-        return Query(None, items, values)
+        return self.queries.from_ratings(ratings)
 
     def candidate_mask(
         self, candidates: Iterable[Any] | None, item_filter: ItemFilter | None = None
     ) -> np.ndarray | None:
         """Items a list may hold: ``candidates`` (all when None) that pass ``item_filter``."""
-        mask = None
-        if candidates is not None:
-            mask = np.zeros(self.model.train.n_items, dtype=bool)
-            mask[self.names.resolve_many(candidates)] = True
-        filtered = None if item_filter is None else item_filter.mask(self.model.train, self.names)
-        if filtered is None:
-            return mask
-        return filtered if mask is None else mask & filtered
+        return self.queries.allowed(candidates, item_filter)
 
     # -- scoring --------------------------------------------------------------------
 
@@ -202,35 +152,104 @@ class Recommender:
         The predicted ratings are unclipped; the key is the predicted rating, or
         with a ranking model in the bundle the pick score times it.
         """
-        rank, predicted, strategy = self.rating_scores(query)
+        rank, predicted, strategies, scorers = self.score_many([query])
+        return rank[0], predicted[0], strategies[0], scorers[0]
+
+    def score_many(
+        self, queries: Sequence[Query]
+    ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+        """:meth:`score` of many queries as ``(len(queries), n_items)`` matrices.
+
+        The known users are scored by one ``predictor.score_users`` call and every
+        query with ratings by one product with the ranking model, whoever asked.
+        """
+        shape = (len(queries), self.model.train.n_items)
+        rank, predicted = np.empty(shape), np.empty(shape)
+        strategies = [""] * len(queries)
+        known = [k for k, query in enumerate(queries) if query.user is not None]
+        if known:
+            users = np.asarray([queries[k].user for k in known], dtype=np.int64)
+            rank[known] = predicted[known] = self.model.predictor.score_users(users)
+            for k, user in zip(known, users):
+                trained = self.user_counts[user] > 0
+                strategies[k] = KNOWN_USER if trained else KNOWN_WITHOUT_RATINGS
+        for k, query in enumerate(queries):
+            if query.user is None:
+                rank[k], predicted[k], strategies[k] = self.rating_scores(query)
         ranker = self.model.ranker
         if ranker is None:
-            return rank, predicted, strategy, PREDICTED_RATING if len(query.items) else strategy
-        if len(query.items) == 0:
+            scorers = [PREDICTED_RATING if len(query.items) else strategy
+                       for query, strategy in zip(queries, strategies)]
+            return rank, predicted, strategies, scorers
+        scorers = [self.scorer] * len(queries)
+        rated = [k for k, query in enumerate(queries) if len(query.items)]
+        if rated:
+            picks = pick_rows([queries[k].items for k in rated], shape[1])
+            rank[rated] = pick_times_liking(ranker.score_picks(picks), predicted[rated],
+                                            self.model.scale)
+        for k in sorted(set(range(len(queries))) - set(rated)):
             if self._average_pick is None:
                 self._average_pick = ranker.average_user(self.model.train)
-            key = pick_times_liking(self._average_pick, predicted, self.model.scale)
-            return key, predicted, COLD_START_RANKED, COLD_START_RANKED
-        key = pick_times_liking(ranker.score_items(query.items), predicted, self.model.scale)
-        return key, predicted, strategy, self.scorer
+            rank[k] = pick_times_liking(self._average_pick, predicted[k], self.model.scale)
+            strategies[k] = scorers[k] = COLD_START_RANKED
+        return rank, predicted, strategies, scorers
 
     def rating_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray, str]:
         """``(ranking key, predicted ratings, strategy)`` of the rating model alone."""
+        predictor = self.model.predictor
         if query.user is not None:
-            predicted = self.model.predictor.score_users(np.asarray([query.user]))[0]
+            predicted = predictor.score_users(np.asarray([query.user]))[0]
             known = self.user_counts[query.user] > 0
             return predicted, predicted, KNOWN_USER if known else KNOWN_WITHOUT_RATINGS
         if len(query.items) == 0:
             average = self.average_user
             return average + popularity_bonus(self.model), average, COLD_START
-        predicted = np.asarray(self.fold_in.scores(query.items, query.values), dtype=np.float64)
-        cold = self.item_counts == 0
-        if cold.any():
-            fallback = self.model.fallback
-            residual = query.values - fallback.global_mean - fallback.item_bias[query.items]
-            user_bias = residual.sum() / (FALLBACK_REG_USER + len(residual))
-            predicted[cold] = fallback.global_mean + user_bias + fallback.item_bias[cold]
+        folded = np.asarray(self.fold_in.scores(query.items, query.values), dtype=np.float64)
+        predicted = predictor.fill_cold_items(folded, query.items, query.values)
         return predicted, predicted, self.fold_in.description
+
+    # -- the one answer -----------------------------------------------------------------
+
+    def answer(self, query: Query) -> Recommendations:
+        """The top ``query.n`` allowed items for ``query``, best first (module docstring)."""
+        return self.answer_many([query])[0]
+
+    def answer_many(self, queries: Sequence[Query]) -> list[Recommendations]:
+        """:meth:`answer` of many queries, scored together (:meth:`score_many`)."""
+        if not queries:
+            return []
+        rank, predicted, strategies, scorers = self.score_many(queries)
+        for k, query in enumerate(queries):
+            if query.exclude_seen:
+                rank[k, query.items] = -np.inf
+            if query.allowed is not None:
+                rank[k, ~query.allowed] = -np.inf
+        best: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(queries)
+        for n in {query.n for query in queries}:
+            rows = [k for k, query in enumerate(queries) if query.n == n]
+            for k, top in zip(rows, top_n(rank[rows], n)):
+                best[k] = top[top >= 0]
+        return [
+            self._listed(query, items, predicted[k], strategies[k], scorers[k])
+            for k, (query, items) in enumerate(zip(queries, best))
+        ]
+
+    def _listed(
+        self, query: Query, best: np.ndarray, predicted: np.ndarray, strategy: str, scorer: str
+    ) -> Recommendations:
+        because = self.explain(best, query.items, query.values) if query.explain else None
+        return Recommendations(
+            item_ids=[plain(v) for v in self.model.item_ids.to_raw(best)],
+            titles=[self.names.titles[i] for i in best],
+            scores=self.model.scale.clip(predicted[best]).astype(np.float32),
+            strategy=strategy,
+            scorer=scorer,
+            user_id=query.user_id,
+            because=because,
+            item_indices=best,
+            n_ratings_used=len(query.items),
+            matched=[match.to_json() for match in query.matched],
+        )
 
     def recommend(
         self,
@@ -241,28 +260,9 @@ class Recommender:
         explain: bool = True,
         item_filter: ItemFilter | None = None,
     ) -> Recommendations:
-        """The top ``n`` items for ``query``, best first (see the module docstring)."""
-        rank, predicted, strategy, scorer = self.score(query)
-        rank = np.array(rank, dtype=np.float64)
-        if exclude_seen:
-            rank[query.items] = -np.inf
-        mask = self.candidate_mask(candidates, item_filter)
-        if mask is not None:
-            rank[~mask] = -np.inf
-        best = top_n(rank[None, :], n)[0]
-        best = best[best >= 0]
-        because = None
-        if explain:
-            because = self.explain(best, query.items, query.values)
-        return Recommendations(
-            item_ids=[plain(v) for v in self.model.item_ids.to_raw(best)],
-            titles=[self.names.titles[i] for i in best],
-            scores=self.model.scale.clip(np.asarray(predicted)[best]).astype(np.float32),
-            strategy=strategy,
-            scorer=scorer,
-            user_id=query.user_id,
-            because=because,
-            item_indices=best,
+        """The top ``n`` items for ``query`` among ``candidates`` passing ``item_filter``."""
+        return self.answer(
+            self.queries.shaped(query, n, exclude_seen, candidates, explain, item_filter)
         )
 
     def explain(
@@ -282,18 +282,14 @@ class Recommender:
         ]
 
 
-_RECOMMENDERS: OrderedDict[int, Recommender] = OrderedDict()
-
-
 def recommender_for(model: TrainedModel) -> Recommender:
-    """The (cached) Recommender of ``model``; the last few models' caches are kept."""
-    key = id(model)
-    cached = _RECOMMENDERS.get(key)
-    if cached is not None and cached.model is model:
-        _RECOMMENDERS.move_to_end(key)
-        return cached
-    recommender = Recommender(model)
-    _RECOMMENDERS[key] = recommender
-    while len(_RECOMMENDERS) > CACHED_MODELS:
-        _RECOMMENDERS.popitem(last=False)
+    """The model's recommender, built on first use and kept with the model (as its predictor is).
+
+    Kept on the model object itself, not in a module-wide table: it lives and dies with
+    the model. A server builds and owns its own (:class:`embrec.serving.service.Service`).
+    """
+    recommender = vars(model).get(RECOMMENDER_ATTRIBUTE)
+    if recommender is None or recommender.model is not model:
+        recommender = Recommender(model)
+        vars(model)[RECOMMENDER_ATTRIBUTE] = recommender
     return recommender

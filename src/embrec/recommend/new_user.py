@@ -30,8 +30,9 @@ def recommend_for_ratings(
     Titles match forgivingly (:mod:`embrec.recommend.titles`); an unknown or
     ambiguous item, a repeated item or a rating outside the model's scale is a
     ModelError. ``because`` lists, per recommended item, the highly rated given
-    items most like it. ``strategy`` says which fold-in (or cold start) answered.
+    items most like it. ``strategy`` says which fold-in (or cold start) answered;
+    ``matched`` what each input was read as.
     """
     recommender = recommender_for(model)
-    query = recommender.ratings_query(ratings)
+    query = recommender.queries.from_ratings(ratings)
     return recommender.recommend(query, n, exclude_seen, candidates, item_filter=item_filter)

@@ -34,6 +34,9 @@ class Recommendations(TableDisplay):
         because: per item, the titles of the rated items most like it among those
             the user rated at or above their mean ("because you rated X highly").
         item_indices: the items' contiguous indices in the model.
+        n_ratings_used: how many of the user's ratings the list was made from.
+        matched: for a new user's ratings, what each input was read as
+            (``{input, item_id, title, rating, matched_by}`` records, in input order).
     """
 
     item_ids: list[Any]
@@ -44,6 +47,8 @@ class Recommendations(TableDisplay):
     scorer: str = "predicted rating"
     because: list[list[str]] | None = None
     item_indices: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    n_ratings_used: int = 0
+    matched: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -82,11 +87,18 @@ class Recommendations(TableDisplay):
         return records
 
     def to_json(self) -> dict[str, Any]:
+        """The list as the HTTP API and ``--json`` give it (``because`` empty when not asked)."""
+        items = self.to_records()
+        if self.because is None:
+            for record in items:
+                record["because"] = []
         return {
             "user_id": plain(self.user_id),
             "strategy": self.strategy,
             "scorer": self.scorer,
-            "items": self.to_records(),
+            "n_ratings_used": self.n_ratings_used,
+            "items": items,
+            "matched": self.matched,
         }
 
 

@@ -53,6 +53,7 @@ from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError
 from embrec.recommend.filters import ItemFilter
 from embrec.serving import schemas
+from embrec.serving.batching import MicroBatcher
 from embrec.serving.docs import app_with_offline_docs
 from embrec.serving.middleware import BodyLimit, SecurityHeaders, TokenGate, bearer_matches
 from embrec.serving.schemas import Limits
@@ -65,6 +66,7 @@ log = logging.getLogger("embrec.serving")
 UserIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ID_CHARS)]
 ItemIdPath = Annotated[str, PathParam(min_length=1, max_length=schemas.MAX_ITEM_NAME_CHARS)]
 CountQuery = Annotated[int, Query(ge=1, le=schemas.MAX_N, description="How many items.")]
+MinRatingsQuery = Annotated[int, Query(ge=0, le=2**62, description=schemas.MIN_RATINGS_HELP)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorBody} for code in (400, 404, 413, 422, 503)
 }
@@ -238,7 +240,16 @@ def app_from_environment() -> FastAPI:
 
 
 def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | None) -> None:
-    """The API's endpoints over ``service`` (see the module docstring)."""
+    """The API's endpoints over ``service`` (see the module docstring).
+
+    The two recommendation endpoints are the hot path under load: they run on the event
+    loop, the requests ready together are scored together (:mod:`.batching`), and they
+    return their JSON as built (``Recommendations.to_json`` is the documented
+    :class:`~embrec.serving.schemas.Recommendations`), without FastAPI validating and
+    encoding the response a second time.
+    """
+    batcher: MicroBatcher[Any, Any] = MicroBatcher(service.answer_many)
+    app.state.batcher = batcher
     private: dict[str, Any] = {"responses": ERRORS}
     if token is not None:
         private = {"dependencies": [Depends(require_token)], "responses": AUTH_ERRORS}
@@ -284,13 +295,27 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
 
     @app.get("/users/{user_id}/recommendations", response_model=schemas.Recommendations,
              tags=["recommendations"], **private)
-    def user_recommendations(user_id: UserIdPath, n: CountQuery = 10) -> dict[str, Any]:
-        """Top-``n`` for a known user, folding in any ratings stored for them."""
-        return service.recommend_user(user_id, n)
+    async def user_recommendations(
+        user_id: UserIdPath,
+        n: CountQuery = 10,
+        min_ratings: MinRatingsQuery = 0,
+        include: Annotated[list[str] | None, Query(
+            max_length=schemas.MAX_N * 100, description=schemas.INCLUDE_HELP)] = None,
+        exclude: Annotated[list[str] | None, Query(
+            max_length=schemas.MAX_N * 100, description=schemas.EXCLUDE_HELP)] = None,
+    ) -> Any:
+        """Top-``n`` for a known user, folding in any ratings stored for them.
+
+        ``min_ratings``, ``include`` and ``exclude`` (repeatable; items by id or title,
+        genres as ``genre:NAME``) filter the items, as in ``POST /recommendations``.
+        """
+        item_filter = ItemFilter.of(min_ratings, include, exclude)
+        query = service.shaped(service.user_query(user_id), n, item_filter)
+        return JSONResponse((await batcher.answer(query)).to_json())
 
     @app.post("/recommendations", response_model=schemas.Recommendations,
               tags=["recommendations"], responses=ERRORS)
-    def ratings_recommendations(body: schemas.RecommendRequest) -> dict[str, Any]:
+    async def ratings_recommendations(body: schemas.RecommendRequest) -> Any:
         """Top-``n`` for a new user from their ratings, with "because you rated" lines.
 
         No ratings at all gives the cold-start answer (``strategy`` says so).
@@ -298,7 +323,8 @@ def add_routes(app: FastAPI, service: Service, require_token: Any, token: str | 
         ``genre:NAME``).
         """
         item_filter = ItemFilter.of(body.min_ratings, body.include, body.exclude)
-        return service.recommend_ratings(body.ratings, body.n, item_filter)
+        query = service.shaped(service.ratings_query(body.ratings), body.n, item_filter)
+        return JSONResponse((await batcher.answer(query)).to_json())
 
     @app.post("/users/{user_id}/ratings", response_model=schemas.Stored, tags=["ratings"],
               **private)

@@ -19,6 +19,8 @@ from typing import Any
 
 import uvicorn
 
+from embrec.serving.protocol import HTTP_PROTOCOL
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -49,7 +51,8 @@ def wait_until_healthy(url: str, timeout: float = 60.0, process: Any = None) -> 
 def running_in_thread(app: Any, port: int | None = None, **config: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn on ``127.0.0.1`` in a background thread; yields its URL."""
     port = port or free_port()
-    settings = {"log_level": "warning", "timeout_graceful_shutdown": 2, **config}
+    settings = {"log_level": "warning", "timeout_graceful_shutdown": 2, "http": HTTP_PROTOCOL,
+                **config}
     server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, **settings))
     thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)
     thread.start()

@@ -95,15 +95,19 @@ class PredictRequest(Request):
     pairs: Annotated[list[Pair], Field(min_length=1, max_length=MAX_PAIRS)]
 
 
+MIN_RATINGS_HELP = "Only items with at least this many training ratings."
+INCLUDE_HELP = "Only these items (ids or titles) or genres ('genre:Comedy')."
+EXCLUDE_HELP = "Never these items (ids or titles) or genres ('genre:Horror')."
+
+
 class RecommendRequest(Request):
     ratings: RatingsByItem = Field(default_factory=dict)
     n: Annotated[int, Field(ge=1, le=MAX_N)] = 10
-    min_ratings: Annotated[int, Field(ge=0, description="Only items with at least this many "
-                                                       "training ratings.")] = 0
-    include: Annotated[list[RawId], Field(max_length=MAX_N * 100, description=(
-        "Only these items (ids or titles) or genres ('genre:Comedy')."))] = []
-    exclude: Annotated[list[RawId], Field(max_length=MAX_N * 100, description=(
-        "Never these items (ids or titles) or genres ('genre:Horror')."))] = []
+    min_ratings: Annotated[int, Field(ge=0, description=MIN_RATINGS_HELP)] = 0
+    include: Annotated[list[RawId], Field(max_length=MAX_N * 100,
+                                          description=INCLUDE_HELP)] = []
+    exclude: Annotated[list[RawId], Field(max_length=MAX_N * 100,
+                                          description=EXCLUDE_HELP)] = []
 
 
 class StoreRatingsRequest(Request):

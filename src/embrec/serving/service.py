@@ -2,17 +2,16 @@
 
 Whose ratings answer a request for user ``u``:
 
-* a user the model was trained on, with nothing stored: the trained model
-  (:func:`embrec.recommend.recommend`);
+* a user the model was trained on, with nothing stored: the trained model;
 * a user with stored ratings: everything known about them (the training ratings
-  of a known user overlaid by the stored ones, the newer rating winning) goes as a
-  :class:`~embrec.recommend.Query` through the recommender's fold-in path, the
-  one :func:`~embrec.recommend.recommend_for_ratings` takes; so a rating just
-  stored changes the next answer at once;
+  of a known user overlaid by the stored ones, the newer rating winning), folded
+  in; so a rating just stored changes the next answer at once;
 * anyone else: a :class:`NotFound`.
 
-Ratings in a request name items by raw id or title: ids are looked up in one
-vectorised call, and only the rest goes through title matching.
+Either way the request becomes a :class:`~embrec.recommend.query.Query` (a new
+user's ratings are read and checked there, once) answered by
+:meth:`~embrec.recommend.engine.Recommender.answer`, the path the library and the
+CLI take; its JSON is the response as it is.
 
 The model is used under one lock: its caches are built lazily and a network is
 not guaranteed to be safe to call from several threads at once. The store is
@@ -21,10 +20,8 @@ read and written outside that lock.
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,8 +29,9 @@ import numpy as np
 from embrec import __version__
 from embrec.bundle import TrainedModel
 from embrec.errors import EmbrecError, ModelError
-from embrec.recommend import Query, recommend, recommender_for, similar_items
+from embrec.recommend import recommender_for, similar_items
 from embrec.recommend.filters import ItemFilter
+from embrec.recommend.query import Query
 from embrec.recommend.result import Recommendations, plain
 from embrec.serving.catalogue import Catalogue
 from embrec.serving.schemas import Limits
@@ -66,13 +64,8 @@ class Service:
         self.catalogue = Catalogue(model.train)
         self.recommender = recommender_for(model)
         self.names = self.recommender.names
-        self._history = model.train.to_csr(by="user")
+        self.queries = self.recommender.queries
         self._lock = threading.Lock()
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self._lock:
-            yield
 
     def warm_up(self) -> None:
         """Build the model's lazy caches (item space, fold-in, average user) before serving."""
@@ -85,7 +78,8 @@ class Service:
                 self.recommender.recommend(Query(None, index, top), 1)
                 similar_items(self.model, popular[0].item_id, 1)
             if self.model.train.n_users:
-                recommend(self.model, plain(self.model.user_ids.raw_ids[0]), 1)
+                known = self.queries.known(plain(self.model.user_ids.raw_ids[0]))
+                self.recommender.recommend(known, 1)
 
     # -- ids --------------------------------------------------------------------------
 
@@ -157,79 +151,14 @@ class Service:
 
     # -- ratings ----------------------------------------------------------------------
 
-    def check_ratings(self, ratings: Mapping[Any, float]) -> Query:
-        """A new user's query from ``{id or title: rating}``: known items, once each, on scale."""
-        return self.match_ratings(ratings)[0]
-
-    def match_ratings(self, ratings: Mapping[Any, float]) -> tuple[Query, list[dict[str, Any]]]:
-        """The query of ``{id or title: rating}`` and what each input matched, in input order.
-
-        Raw ids are looked up all at once; only what is not an id goes through title
-        matching. Each match is ``{input, item_id, title, rating, matched_by}`` with
-        ``matched_by`` ``"id"`` or ``"title"``, so a caller sees which catalogue title a
-        free text such as ``"fargo"`` stood for. Inputs that match no item (or several)
-        are a :class:`ModelError` naming every one of them with the closest titles.
-        """
+    def ratings_query(self, ratings: Mapping[Any, float]) -> Query:
+        """A new user's checked query from ``{id or title: rating}`` (:class:`QueryMaker`)."""
         if len(ratings) > self.limits.max_ratings:
             raise TooLarge(
                 f"{len(ratings)} ratings in one request; this server takes at most "
                 f"{self.limits.max_ratings}, send them in batches"
             )
-        keys = list(ratings)
-        items, by_title = self._resolve_items(keys)
-        values = np.asarray([_number(ratings[key], key) for key in keys], dtype=np.float64)
-        unique, first, counts = np.unique(items, return_index=True, return_counts=True)
-        if (counts > 1).any():
-            twice = unique[counts > 1][0]
-            a, b = (keys[k] for k in np.flatnonzero(items == twice)[:2])
-            raise ModelError(f"{a!r} and {b!r} name the same item; rate it once")
-        scale = self.model.scale
-        outside = ~((values >= scale.low) & (values <= scale.high))
-        if outside.any():
-            k = int(np.flatnonzero(outside)[0])
-            raise ModelError(
-                f"rating {values[k]:g} for {keys[k]!r} is outside this model's rating "
-                f"scale {scale.low:g}..{scale.high:g}"
-            )
-        raw_items = self.model.item_ids.to_raw(items) if keys else []
-        matched = [
-            {"input": str(key), "item_id": plain(raw), "title": self.catalogue.titles[index],
-             "rating": float(value), "matched_by": "title" if title else "id"}
-            for key, raw, index, value, title in zip(keys, raw_items, items, values, by_title)
-        ]
-        return Query(None, items, values.astype(np.float32)), matched
-
-    def _resolve_items(self, keys: list[Any]) -> tuple[np.ndarray, list[bool]]:
-        """Item indices of ids or titles, and which were found by title.
-
-        Every input that names no item, or several, is reported in one error.
-        """
-        ids = self.model.item_ids
-        direct = ids.indices_of(keys) if keys else np.empty(0, dtype=np.int64)
-        items = np.empty(len(keys), dtype=np.int64)
-        by_title = [False] * len(keys)
-        unmatched: list[str] = []
-        for position, key in enumerate(keys):
-            is_id = not isinstance(key, str) or key.strip().isdigit() or not ids.is_integer
-            if direct[position] >= 0 and is_id:
-                items[position] = direct[position]
-                continue
-            try:
-                items[position] = self.item_index(key)
-            except ModelError as error:
-                unmatched.append(str(error))
-                continue
-            stripped = key.strip() if isinstance(key, str) else key
-            by_title[position] = ids.index_of(stripped) != items[position]
-        if len(unmatched) == 1:
-            raise ModelError(unmatched[0])
-        if unmatched:
-            listed = " ".join(f"({k}) {reason}" for k, reason in enumerate(unmatched, 1))
-            raise ModelError(
-                f"{len(unmatched)} of {len(keys)} ratings match no single item; fix or leave "
-                f"them out: {listed}"
-            )
-        return items, by_title
+        return self.queries.from_ratings(ratings)
 
     def stored_query(self, user_id: Any) -> tuple[Query | None, int]:
         """The query of a user with stored ratings (training ratings overlaid), and their count.
@@ -242,15 +171,8 @@ class Service:
             return None, 0
         items = self.model.item_ids.indices_of(list(stored))
         values = np.asarray(list(stored.values()), dtype=np.float32)
-        items, values = items[items >= 0], values[items >= 0]
-        index = self.model.user_ids.index_of(user_id)
-        if index >= 0:
-            start, stop = self._history.indptr[index], self._history.indptr[index + 1]
-            trained = self._history.indices[start:stop].astype(np.int64)
-            older = ~np.isin(trained, items)
-            items = np.concatenate([trained[older], items])
-            values = np.concatenate([self._history.data[start:stop][older], values])
-        return Query(None, items, values, user_id=user_id), len(stored)
+        known = items >= 0
+        return self.queries.overlaid(user_id, items[known], values[known]), len(stored)
 
     def add_ratings(self, user_raw: str, ratings: Mapping[str, float]) -> dict[str, Any]:
         if self.store is None:
@@ -258,7 +180,7 @@ class Service:
                 "this server keeps no ratings; start it with --db PATH to store them"
             )
         user_id = self.user_id(user_raw)
-        query = self.check_ratings(ratings)
+        query = self.ratings_query(ratings)
         raw_items = [plain(i) for i in self.model.item_ids.to_raw(query.items)]
         written = self.store.add_ratings(user_id, dict(zip(raw_items, query.values.tolist())))
         return {
@@ -273,40 +195,39 @@ class Service:
         hint = "POST ratings to /users/{id}/ratings or use POST /recommendations"
         return f"user {user_id!r} is not in this model and has no stored ratings; {hint}"
 
-    def recommend_user(self, user_raw: str, n: int) -> dict[str, Any]:
+    def user_query(self, user_raw: str) -> Query:
+        """A user's query: stored ratings folded in over any training ones, or the trained user."""
         user_id = self.user_id(user_raw)
         query, _ = self.stored_query(user_id)
         if query is not None:
-            with self._lock:
-                found = self.recommender.recommend(query, n)
-            return self._recommendations(found, len(query.items))
+            return query
         if not self.is_known(user_id):
             raise NotFound(self._unknown_user(user_id))
-        with self._lock:
-            found = recommend(self.model, user_id, n)
-        index = self.model.user_ids.index_of(user_id)
-        used = int(self._history.indptr[index + 1] - self._history.indptr[index])
-        return self._recommendations(found, used)
+        return self.queries.known(user_id)
+
+    def recommend_user(
+        self, user_raw: str, n: int, item_filter: ItemFilter | None = None
+    ) -> dict[str, Any]:
+        """Top-``n`` for a known user or one with stored ratings."""
+        return self.answer(self.user_query(user_raw), n, item_filter)
 
     def recommend_ratings(
         self, ratings: Mapping[str, float], n: int, item_filter: ItemFilter | None = None
     ) -> dict[str, Any]:
         """Top-``n`` for a new user's ``{id or title: rating}``, echoing what each input matched."""
-        query, matched = self.match_ratings(ratings)
-        with self._lock:
-            found = self.recommender.recommend(query, n, item_filter=item_filter)
-        return self._recommendations(found, len(query.items), matched)
+        return self.answer(self.ratings_query(ratings), n, item_filter)
 
-    @staticmethod
-    def _recommendations(
-        found: Recommendations, used: int, matched: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        body = found.to_json()
-        for record in body["items"]:
-            record.setdefault("because", [])
-        body["n_ratings_used"] = used
-        body["matched"] = matched or []
-        return body
+    def answer(self, query: Query, n: int, item_filter: ItemFilter | None) -> dict[str, Any]:
+        return self.answer_many([self.shaped(query, n, item_filter)])[0].to_json()
+
+    def shaped(self, query: Query, n: int, item_filter: ItemFilter | None) -> Query:
+        """``query`` asking for ``n`` items that pass ``item_filter``."""
+        return self.queries.shaped(query, n, item_filter=item_filter)
+
+    def answer_many(self, queries: Sequence[Query]) -> list[Recommendations]:
+        """Shaped queries answered together (:mod:`embrec.serving.batching`)."""
+        with self._lock:
+            return self.recommender.answer_many(queries)
 
     def predict(self, pairs: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
         """Predicted ratings for ``(user id, item id or title)`` pairs, in order."""
@@ -343,12 +264,3 @@ class Service:
                 out[row] = {"user_id": user, "item_id": items[row],
                             "rating": float(scores[items[row]]), "source": found.strategy}
         return [record for record in out if record is not None]
-
-
-def _number(value: Any, item: Any) -> float:
-    """A rating as a float; a ModelError naming the item when it is not a finite number."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ModelError(f"rating {value!r} for {item!r} is not a number")
-    if not math.isfinite(float(value)):
-        raise ModelError(f"rating {value!r} for {item!r} is not a finite number")
-    return float(value)

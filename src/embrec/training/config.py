@@ -17,6 +17,9 @@ class TrainConfig(BaseModel):
     """Training hyperparameters.
 
     Attributes:
+        solver: how the parameters are found (``torch``, ``sgd``, ``als``,
+            ``gibbs``: one the model's spec declares); None until ``fit`` sets
+            the model's default, so every bundle records the solver that ran.
         epochs: passes over the training ratings (or rows).
         lr: the (peak, for one-cycle) learning rate.
         weight_decay: decoupled weight decay (AdamW style) on dense parameters.
@@ -40,6 +43,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    solver: str | None = None
     epochs: int = 10
     lr: float = 5e-3
     weight_decay: float = 0.0

@@ -1,8 +1,8 @@
 """``fit``: train a registered model on a training set and return a TrainedModel.
 
-    trained = embrec.fit(split.train, "mf-bias", valid=split.test, epochs=5, lr=5e-3)
-    trained.history.epochs[-1].valid_rmse
-    best = embrec.fit(split.train, preset="best", valid=split.test)
+    trained = embrec.fit(split.train, "mf-bias", test=split.test, epochs=5, lr=5e-3)
+    trained.metrics["test_rmse"]
+    best = embrec.fit(split.train, preset="best", test=split.test)
 
 The epoch table is shown as training goes (``verbose=True``, the default): text
 in a log, a progress bar in a terminal or a Jupyter notebook.
@@ -11,11 +11,14 @@ Hyperparameters are one flat set of keywords: those of the model's config
 (``factors``, ``layers``, ...) and those of :class:`TrainConfig` (``epochs``,
 ``lr``, ...). Anything else is an error naming the accepted keys. The fit step
 itself is replaceable: ``solver`` picks how the parameters are found (the
-PyTorch loop, or a closed-form / compiled solver where a model has one).
+PyTorch loop, or a closed-form / compiled solver where a model has one); it is
+part of the training config the bundle records. The defaults of each model and
+solver are declared on the model's spec (:mod:`embrec.models.spec`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from embrec.bundle import TrainedModel, shape_of
+from embrec.bundle import Metrics, TrainedModel, shape_of
 from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
 from embrec.data.sufficiency import require_enough
@@ -56,23 +59,40 @@ if TYPE_CHECKING:
 def split_hyperparameters(
     spec: ModelSpec, values: dict[str, Any], solver: str = "torch"
 ) -> tuple[ModelConfig, TrainConfig]:
-    """Separate model from training hyperparameters.
+    """Separate model from training hyperparameters; the training config records ``solver``.
 
-    Training defaults come from the model's spec, then the solver's defaults for
-    that model (a compiled SGD wants other rates than Adam), then ``values``.
+    ``reg``, the regularisation strength, becomes the option the model reads
+    with ``solver`` (:meth:`~embrec.models.spec.ModelSpec.translate_reg`), and
+    is recorded under that name.
+
+    Training defaults come from the model's spec: its own, then its solver's
+    (a compiled SGD wants other rates than Adam), then ``values``.
     """
-    model_keys = set(spec.config_cls.model_fields)
-    unknown = [k for k in values if k not in model_keys and k not in TRAIN_KEYS]
+    check_solver(spec, solver)
+    values = spec.translate_reg(values, solver)
+    unknown = [k for k in values if not spec.accepts(k) and k not in TRAIN_KEYS]
+    if "solver" in values:
+        raise ConfigError("give the solver as solver=..., not among the hyperparameters")
     if unknown:
-        accepted = sorted(model_keys | TRAIN_KEYS)
+        accepted = sorted(set(spec.config_cls.accepted_names()) | TRAIN_KEYS - {"solver"}
+                          | ({"reg"} if spec.reg_option else set()))
         raise ConfigError(
             f"unknown hyperparameter {unknown[0]!r} for model {spec.name!r}; "
             f"accepted: {', '.join(accepted)}"
         )
-    model_values = {k: v for k, v in values.items() if k in model_keys}
-    train_values = {**spec.train_defaults, **SOLVER_DEFAULTS.get(solver, {}).get(spec.name, {})}
+    model_values = {k: v for k, v in values.items() if spec.accepts(k)}
+    train_values = spec.training_defaults(solver)
     train_values.update({k: v for k, v in values.items() if k in TRAIN_KEYS})
+    train_values["solver"] = solver
     return spec.make_config(model_values), make_train_config(train_values)
+
+
+def check_solver(spec: ModelSpec, solver: str) -> None:
+    """A ConfigError unless ``solver`` is one of the model's."""
+    if solver not in spec.solvers:
+        raise ConfigError(
+            f"model {spec.name!r} has no solver {solver!r}; choose one of {', '.join(spec.solvers)}"
+        )
 
 
 def carve_monitor(train: Ratings, fraction: float, seed: int) -> tuple[Ratings, Ratings | None]:
@@ -93,7 +113,7 @@ def fit(
     model: str | None = None,
     *,
     preset: str | None = None,
-    valid: Ratings | None = None,
+    test: Ratings | None = None,
     solver: str | None = None,
     verbose: bool = True,
     checkpoint_dir: str | Path | None = None,
@@ -102,9 +122,10 @@ def fit(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     distributed: Distributed | None = None,
     ranker: str | None = None,
+    valid: Ratings | None = None,
     **hyperparameters: Any,
 ) -> TrainedModel:
-    """Train ``model`` on ``train``; ``valid`` (e.g. the test part of a split) is only reported.
+    """Train ``model`` on ``train``; ``test`` (e.g. the test part of a split) is only reported.
 
     ``model`` defaults to ``mf-bias``. ``preset`` (``"fast"``, ``"best"``: see
     :mod:`embrec.presets`) sets the model, the solver and hyperparameters that
@@ -113,17 +134,19 @@ def fit(
     preset is recorded in ``provenance["preset"]``. ``verbose`` (default True)
     shows the preset and the epoch table as training goes; False is quiet.
 
-    ``valid`` read on its own (a separate test file, whose id maps differ from
+    ``test`` read on its own (a separate test file, whose id maps differ from
     ``train``'s) is mapped into ``train``'s id space by raw id, never compared
     index by index; its users and items that ``train`` lacks get the fallback
     prediction and are counted in ``metrics`` (``test_unknown_users``,
-    ``test_unknown_items``, ``test_fallback_ratings``...).
+    ``test_unknown_items``, ``test_fallback_ratings``...). Its scores are
+    ``metrics["test_rmse"]``, ``test_mae``, ``test_loss`` and ``n_test``.
+    ``valid=`` is the old name of ``test=`` (deprecated).
 
     ``ranker`` (e.g. ``"ease"``, :mod:`embrec.models.rankers`) also fits a ranking
     model on the same ratings; the bundle then orders top-N lists with it.
 
     Early stopping, when ``patience`` and ``valid_fraction`` are set, monitors a
-    part carved from ``train``, never ``valid``. With ``distributed`` (from
+    part carved from ``train``, never ``test``. With ``distributed`` (from
     :func:`~embrec.training.distributed.init_distributed`) this process trains
     its rank's shard under DDP; ``batch_size`` stays the effective batch.
 
@@ -131,9 +154,14 @@ def fit(
     1..5 where training starts, so every model's defaults hold, and mapped back
     in predictions; ``trained.transform`` records the map (see
     :mod:`embrec.data.transform`), the epoch table and history are in rating
-    units. Fewer than two training ratings, or an empty ``valid``, is a
+    units. Fewer than two training ratings, or an empty ``test``, is a
     :class:`~embrec.errors.DataError` saying how much is needed.
     """
+    if valid is not None:
+        if test is not None:
+            raise ConfigError("valid= is the old name of test=; give only test=")
+        warnings.warn("fit(valid=...) is now fit(test=...)", DeprecationWarning, stacklevel=2)
+        test = valid
     if preset is not None:
         model, solver, hyperparameters, provenance = with_preset(
             preset, model, solver, hyperparameters, provenance
@@ -141,20 +169,16 @@ def fit(
         if verbose:
             print(get_preset(preset).describe())
     spec = get_spec(model or DEFAULT_MODEL)
-    solver = solver or ("torch" if distributed is not None else spec.solvers[0])
-    if solver not in spec.solvers:
-        raise ConfigError(
-            f"model {spec.name!r} has no solver {solver!r}; choose one of {', '.join(spec.solvers)}"
-        )
+    solver = solver or ("torch" if distributed is not None else spec.default_solver)
     model_config, config = split_hyperparameters(spec, hyperparameters, solver)
     configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
-    alignment = None if valid is None else align_ratings(valid, train)
+    alignment = None if test is None else align_ratings(test, train)
     if alignment is not None:
-        valid = alignment.ratings
+        test = alignment.ratings
     fit_part, monitor = carve_monitor(train, config.valid_fraction, config.seed)
-    require_enough(fit_part, valid)
+    require_enough(fit_part, test)
     transform = RatingTransform.for_scale(train.scale)
     if verbose and not transform.identity:
         print(f"rating scale {train.scale.low:g}..{train.scale.high:g}: {transform.describe()}")
@@ -171,7 +195,7 @@ def fit(
     try:
         module, history, model_config = fitter(
             spec, model_config, config, reference, fallback,
-            valid=transform.forward_ratings(valid), monitor=transform.forward_ratings(monitor),
+            valid=transform.forward_ratings(test), monitor=transform.forward_ratings(monitor),
             verbose=verbose,
             checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
             resume=resume, on_epoch=on_epoch,
@@ -192,10 +216,10 @@ def fit(
     )
     if ranker is not None:
         trained.ranker = fit_ranker(fit_part, ranker, seed=config.seed)
-    if valid is not None:
-        result = evaluate(trained.predictor, valid)
-        trained.metrics = {"valid_rmse": result.rmse, "valid_mae": result.mae,
-                           "valid_loss": result.loss, "n_valid": len(valid)}
+    if test is not None:
+        result = evaluate(trained.predictor, test)
+        trained.metrics = Metrics({"test_rmse": result.rmse, "test_mae": result.mae,
+                                   "test_loss": result.loss, "n_test": len(test)})
         if alignment is not None and alignment.remapped:
             trained.metrics.update(alignment.report("test_"))
     return trained
@@ -288,16 +312,4 @@ SOLVERS: dict[str, SolverFn] = {
     "sgd": fit_sgd,
     "gibbs": fit_gibbs,
     "glocal": fit_glocal,
-}
-
-# Training defaults per solver and model, applied over the model's own defaults.
-SOLVER_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "sgd": {
-        "mf": {"epochs": 25, "lr": 0.03, "emb_l2": 0.07, "schedule": "cosine"},
-        "mf-bias": {"epochs": 25, "lr": 0.03, "emb_l2": 0.07, "schedule": "cosine"},
-    },
-    "als": {
-        "mf": {"epochs": 10, "emb_l2": 0.1},
-        "mf-bias": {"epochs": 10, "emb_l2": 0.1},
-    },
 }

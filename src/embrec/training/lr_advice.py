@@ -143,10 +143,10 @@ def carve_out_rmse(fit_part: Ratings, check: Ratings, model: str, solver: str, l
                    hyperparameters: dict[str, Any]) -> float:
     """RMSE on ``check`` of the model fitted on ``fit_part`` with rate ``lr`` (inf: diverged)."""
     try:
-        trained = fit(fit_part, model, valid=check, solver=solver, **{**hyperparameters, "lr": lr})
+        trained = fit(fit_part, model, test=check, solver=solver, **{**hyperparameters, "lr": lr})
     except TrainingDiverged:
         return math.inf
-    return float(trained.metrics["valid_rmse"])
+    return float(trained.metrics["test_rmse"])
 
 
 def advise_lr(

@@ -1,6 +1,7 @@
 // The onboarding page: search the catalogue, rate with stars, see recommendations.
-// Ratings live in localStorage; each change asks POST /recommendations again, whose answer
-// says which catalogue title each rating was read as: the page shows that match.
+// Ratings live in localStorage; each change (of a rating or of the filter row) asks
+// POST /recommendations again, whose answer says which catalogue title each rating was read
+// as and which scorer ordered the list: the page shows both.
 "use strict";
 
 const STORAGE_KEY = "embrec.ratings";
@@ -200,9 +201,22 @@ function renderRecommendations(answer) {
           el("span", { class: "pstars" }, scoreStars(item.score)), ` ${item.score.toFixed(1)}`)),
       becauseLine(item.because)));
   }
+  $("recs-scorer").textContent = `Ordered by ${answer.scorer}.`;
   applyMatches(answer.matched);
   list.dataset.version = String(state.recsVersion);
   document.body.dataset.recommendations = String(answer.items.length);
+}
+
+// The filter row as POST /recommendations fields: min_ratings, include/exclude genre:NAME.
+function filters() {
+  const chosen = {};
+  const least = Number.parseInt($("min-ratings").value, 10);
+  if (Number.isFinite(least) && least > 0) chosen.min_ratings = least;
+  const only = $("include-genre").value.trim();
+  if (only) chosen.include = [`genre:${only}`];
+  const not = $("exclude-genre").value.trim();
+  if (not) chosen.exclude = [`genre:${not}`];
+  return chosen;
 }
 
 async function refreshRecommendations() {
@@ -213,7 +227,7 @@ async function refreshRecommendations() {
   try {
     const answer = await api("recommendations", {
       method: "POST",
-      body: JSON.stringify({ ratings, n: 10 }),
+      body: JSON.stringify({ ratings, n: 10, ...filters() }),
     });
     if (version !== state.recsVersion) return;
     renderRecommendations(answer);
@@ -280,6 +294,8 @@ function debounce(fn, ms) {
 async function start() {
   $("search").addEventListener("input", debounce((event) => search(event.target.value), 200));
   $("start-over").addEventListener("click", startOver);
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  $("filters").addEventListener("input", debounce(refreshRecommendations, 300));
   try {
     const health = await api("health");
     state.scale = health.scale;

@@ -6,7 +6,7 @@ user bias and dot-product factors when the network has them::
     z_i(θ) = MLP([e_u; q_i]) + b_u + b_i + g_u · g_i
     r̂_i(θ) = lo + (hi - lo) σ(z_i(θ))
 
-θ is the MAP estimate of :mod:`embrec.recommend.foldin` (prior ``N(m, S)`` fitted
+θ is the MAP estimate of :mod:`embrec.models.foldin` (prior ``N(m, S)`` fitted
 to the trained users' θ, rating noise σ² the training MSE)::
 
     θ* = argmin_θ  Σ_{i∈R} (r_i - r̂_i(θ))² / σ²  +  (θ - m)ᵀ S⁻¹ (θ - m)
@@ -35,9 +35,9 @@ import math
 import numpy as np
 import torch
 
-from embrec.bundle import TrainedModel
 from embrec.errors import ModelError
-from embrec.recommend.foldin import FoldIn, population_prior, sigmoid_link, training_noise
+from embrec.models.foldin import FoldIn, population_prior, sigmoid_link, training_noise
+from embrec.models.trained import TrainedNetwork
 
 GAUSS_NEWTON_STEPS = 20
 ADAM_STEPS = 50
@@ -52,7 +52,7 @@ class EmbeddingNetFoldIn(FoldIn):
     """MAP user parameters of a new user through the frozen embnet (module docstring)."""
 
     @torch.no_grad()
-    def __init__(self, model: TrainedModel, method: str = "gauss-newton") -> None:
+    def __init__(self, model: TrainedNetwork, method: str = "gauss-newton") -> None:
         if method not in ("gauss-newton", "adam"):
             raise ModelError(f"embnet fold-in method must be gauss-newton or adam, not {method!r}")
         module = model.module
