@@ -17,7 +17,8 @@ CPU cores)::
 
 * ``neural``: GLocal-K (:mod:`embrec.models.glocal_k`), the kernelised item
   autoencoder with its global convolution kernel, fitted as in the paper
-  (:mod:`embrec.solvers.glocal`); figures in ``docs/accuracy.md``.
+  (:mod:`embrec.solvers.glocal`): u1 0.8928 (the paper 0.8889), about 7
+  minutes on 2 cores; figures in ``docs/accuracy.md``.
 
 Hyperparameters given next to a preset override the preset's; the model and
 solver are the preset's. The preset's name and full configuration are printed
@@ -80,7 +81,7 @@ PRESETS: dict[str, Preset] = {
             {"pretrain_epochs": 30, "finetune_epochs": 60},
             "GLocal-K with the paper's ml-100k settings (hidden 500 x 2, lambda_2 20, "
             "lambda_s 0.006, 3x3 global kernel, L-BFGS-B 5 steps an epoch, 30 pre-training "
-            "and 60 fine-tuning epochs); minutes per fold",
+            "and 60 fine-tuning epochs); ml-100k u1 RMSE 0.8928, about 7 minutes per fold",
         ),
     ]
 }
