@@ -222,7 +222,8 @@ def glocal_fold_in(model: TrainedNetwork) -> GaussianFoldIn:
 SPEC = ModelSpec(
     "glocal-k",
     "GLocal-K (Han et al. 2021): item autoencoder with local kernelised weights, "
-    "pre-trained, fine-tuned with a global convolution kernel (full-batch L-BFGS)",
+    "pre-trained, fine-tuned with a global convolution kernel (full-batch L-BFGS); "
+    "ml-100k u1 0.8928 in 7-11 minutes on 2 shared cores",
     GLocalKConfig,
     lambda c, s, sparse: GLocalK(
         s, c.hidden, c.layers, c.kernel_dim, c.kernel_size, c.lambda_2, c.lambda_s,
