@@ -81,7 +81,8 @@ PRESETS: dict[str, Preset] = {
             {"pretrain_epochs": 30, "finetune_epochs": 60},
             "GLocal-K with the paper's ml-100k settings (hidden 500 x 2, lambda_2 20, "
             "lambda_s 0.006, 3x3 global kernel, L-BFGS-B 5 steps an epoch, 30 pre-training "
-            "and 60 fine-tuning epochs); ml-100k u1 RMSE 0.8928, 7-11 minutes per fold on 2 shared cores",
+            "and 60 fine-tuning epochs); ml-100k u1 RMSE 0.8928, 7-11 minutes per fold "
+            "on 2 shared cores",
         ),
     ]
 }

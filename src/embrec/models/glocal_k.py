@@ -88,7 +88,8 @@ class KernelLayer(nn.Module):
 
     def penalty(self, lambda_2: float, lambda_s: float) -> torch.Tensor:
         """``(λ_2 / 2) ‖W‖² + (λ_s / 2) ‖ŵ‖²``."""
-        return 0.5 * lambda_2 * self.weight.pow(2).sum() + 0.5 * lambda_s * self.kernel().pow(2).sum()
+        weights = self.weight.pow(2).sum()
+        return 0.5 * lambda_2 * weights + 0.5 * lambda_s * self.kernel().pow(2).sum()
 
 
 class GLocalK(RowModel):
