@@ -30,6 +30,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "deep-ae": {"layers": "64,16", "epochs": 10},
     "embnet": {"factors": 16, "layers": "32"},
     "bfm": {"epochs": 6, "burn_in": 2, "factors": 4, "fold_in_samples": 2},
+    "glocal-k": {"hidden": 32, "pretrain_epochs": 2, "finetune_epochs": 1},
 }
 """Settings that make a model quick to fit (on top of ``epochs=2``)."""
 

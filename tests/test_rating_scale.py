@@ -30,8 +30,9 @@ QUICK = {
     "autorec": {"epochs": 4},
     "deep-ae": {"epochs": 4},
     "bfm": {"epochs": 30, "burn_in": 10},
+    "glocal-k": {"pretrain_epochs": 4, "finetune_epochs": 2},
 }
-SLOW = {"bfm", "embnet", "autorec", "deep-ae"}
+SLOW = {"bfm", "embnet", "autorec", "deep-ae", "glocal-k"}
 MAPPINGS = {"x20": (20.0, 0.0), "x25-24": (25.0, -24.0)}
 
 

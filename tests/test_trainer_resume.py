@@ -87,3 +87,17 @@ def test_the_baseline_closed_form_is_a_solver_whose_sweeps_are_epochs(u1, tmp_pa
     # Each sweep lowers the penalised objective; the training error settles.
     losses = [e.train_loss for e in straight.history.epochs]
     assert abs(losses[-1] - losses[-2]) < abs(losses[1] - losses[0])
+
+
+@pytest.mark.parametrize("lbfgs", ["scipy", "torch"])
+def test_an_interrupted_glocal_k_fit_resumes_across_its_two_phases(u1, tmp_path, lbfgs):
+    # Interrupted in the second pre-training epoch of three; the resumed run goes on into
+    # fine-tuning (the torch optimiser's curvature history is in the checkpoint).
+    straight, interrupted, resumed = straight_and_resumed(
+        u1, tmp_path, "glocal-k", 2, hidden=24, pretrain_epochs=3, finetune_epochs=2,
+        lbfgs=lbfgs, seed=1)
+    assert interrupted.history.stopped == "interrupted"
+    assert [e.phase for e in resumed.history.epochs] == ["pre-train"] * 3 + ["fine-tune"] * 2
+    assert_identical(straight, resumed)
+    # Only a fine-tuning epoch may be the one kept (a pre-trained state's global kernel is untrained).
+    assert resumed.history.best_epoch in (None, 4, 5)

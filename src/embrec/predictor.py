@@ -122,6 +122,8 @@ class Predictor:
                 out[start : start + PREDICT_CHUNK] = self.module(u, i).numpy()
             return out
         rows, cols = (items, users) if self.module.orientation == "item" else (users, items)
+        if getattr(self.module, "whole_matrix", False):
+            return self._whole_matrix()[rows, cols]
         unique_rows, position = np.unique(rows, return_inverse=True)
         out = np.empty(len(rows), dtype=np.float32)
         chunk = max(1, (1 << 22) // max(1, self._input_rows.shape[1]))
@@ -154,6 +156,13 @@ class Predictor:
             scores[cold_users] = self.fallback.global_mean + self.fallback.item_bias[None, :]
         return scores
 
+    def _whole_matrix(self) -> np.ndarray:
+        """The reconstruction of the whole input matrix, for networks that take only all of it."""
+        if "matrix" not in self._row_outputs:
+            dense = torch.from_numpy(self._input_rows.toarray())
+            self._row_outputs["matrix"] = self.module(dense)
+        return self._row_outputs["matrix"].numpy()
+
     def fill_cold_items(
         self, scores: np.ndarray, items: np.ndarray, values: np.ndarray
     ) -> np.ndarray:
@@ -173,6 +182,10 @@ class Predictor:
         return scores
 
     def _network_scores(self, users: np.ndarray) -> np.ndarray:
+        if getattr(self.module, "whole_matrix", False):
+            full = self._whole_matrix()
+            return np.ascontiguousarray(full[:, users].T if self.module.orientation == "item"
+                                        else full[users])
         if self.module.view == "pairs":
             return self.module.score_users(torch.from_numpy(users)).numpy().astype(np.float32)
         if self.module.orientation == "user":

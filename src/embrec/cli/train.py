@@ -83,7 +83,7 @@ TuneOpt = Annotated[
 DEFAULT_MODEL = "mf-bias"
 PresetOpt = Annotated[
     str | None,
-    typer.Option("--preset", help="A named, measured configuration: fast or best "
+    typer.Option("--preset", help="A named, measured configuration: fast, best or neural "
                                   "(sets model, solver and hyperparameters; flags override)."),
 ]
 

@@ -9,7 +9,7 @@ See ``docs/adding-a-model.md``.
 from __future__ import annotations
 
 from embrec.errors import ConfigError
-from embrec.models import autorec, baseline, bfm, deep_ae, embnet, mf
+from embrec.models import autorec, baseline, bfm, deep_ae, embnet, glocal_k, mf
 from embrec.models.autorec import AutoRecConfig
 from embrec.models.baseline import BaselineConfig
 from embrec.models.bfm import BFMConfig
@@ -26,6 +26,7 @@ REGISTERED: list[ModelSpec] = [
     autorec.SPEC,
     deep_ae.SPEC,
     bfm.SPEC,
+    glocal_k.SPEC,
 ]
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTERED}

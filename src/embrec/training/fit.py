@@ -39,6 +39,7 @@ from embrec.presets import apply_preset, get_preset
 from embrec.solvers.biases import BiasSolver
 from embrec.solvers.compiled import ALSSolver, SGDSolver
 from embrec.solvers.gibbs_solver import GibbsSolver
+from embrec.solvers.glocal import GLocalSolver
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
 from embrec.training.history import (
     RATING_UNITS,
@@ -272,6 +273,7 @@ SOLVERS: dict[str, type[Solver]] = {
     "als": ALSSolver,
     "biases": BiasSolver,
     "gibbs": GibbsSolver,
+    "glocal": GLocalSolver,
 }
 """Every solver by name: a :class:`~embrec.training.solver.Solver` the loop drives."""
 

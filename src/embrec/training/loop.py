@@ -96,6 +96,8 @@ class TrainingLoop:
         """Remember the parameters of the best monitored epoch; True if this one is the best."""
         if not self.solver.keeps_best:
             return False
+        if self.solver.best_phases is not None and record.phase not in self.solver.best_phases:
+            return False
         if record.monitor_rmse is None or record.monitor_rmse >= self._best_rmse:
             return False
         self._best_rmse = record.monitor_rmse
@@ -158,7 +160,8 @@ class TrainingLoop:
         for record in self.history.epochs:
             self._show(record)
         try:
-            for epoch in range(self._start_epoch, self.solver.epochs):
+            epoch = self._start_epoch
+            while epoch < self.solver.epochs:  # a solver may end a phase early
                 record = self._run_epoch(epoch)
                 self.history.epochs.append(record)
                 self._track_best(record)
@@ -170,6 +173,7 @@ class TrainingLoop:
                 if self._should_stop(record):
                     self.history.stopped = "early-stopped"
                     break
+                epoch += 1
         except KeyboardInterrupt:
             self.history.stopped = "interrupted"
         if self._best_state is not None:

@@ -86,6 +86,8 @@ class Solver(ABC):
     """What to use instead of an option this solver does not read, for the error."""
     keeps_best: ClassVar[bool] = True
     """Whether the loop may restore the best monitored epoch's parameters (and stop early)."""
+    best_phases: frozenset[str] | None = None
+    """The phases whose epochs may be kept as the best (None: every epoch)."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
