@@ -31,11 +31,11 @@ def main() -> None:
     split = make_split(load_dataset("ml-100k", data_dir=args.data_dir), "u1",
                        data_dir=args.data_dir)
     before = os.getloadavg()
-    fit(split.train, preset="fast", valid=split.test, verbose=False)
+    fit(split.train, preset="fast", test=split.test, verbose=False)
     whole, epochs = [], []
     for _ in range(args.repeats):
         started = time.perf_counter()
-        trained = fit(split.train, preset="fast", valid=split.test, verbose=False)
+        trained = fit(split.train, preset="fast", test=split.test, verbose=False)
         whole.append(time.perf_counter() - started)
         epochs.append(trained.history.train_seconds)
     rest = [w - e for w, e in zip(whole, epochs)]

@@ -25,7 +25,7 @@ def u1(data_dir):
 
 @pytest.fixture(scope="module")
 def trained(u1):
-    return fit(u1.train, "bfm", valid=u1.test, rank=8, epochs=40, burn_in=10, seed=0)
+    return fit(u1.train, "bfm", test=u1.test, factors=8, epochs=40, burn_in=10, seed=0)
 
 
 def test_user_and_item_rows_carry_ids_implicit_feedback_and_side_information(u1):
@@ -63,7 +63,7 @@ def test_relational_caches_follow_every_draw_exactly(u1):
 
 
 def test_bfm_with_few_samples_beats_biased_mf_on_u1(trained):
-    assert trained.metrics["valid_rmse"] < 0.905
+    assert trained.metrics["test_rmse"] < 0.905
     assert trained.solver == "gibbs"
     curve = [e.valid_rmse for e in trained.history.epochs]
     assert len(curve) == 40 and curve[-1] < curve[10]
@@ -109,7 +109,7 @@ def test_without_room_for_the_dense_mean_thinned_samples_are_stacked(u1, monkeyp
 
     monkeypatch.setattr(gibbs, "DENSE_LIMIT", 0)
     monkeypatch.setattr(gibbs_posterior, "DENSE_LIMIT", 0)
-    model = fit(u1.train, "bfm", valid=u1.test, rank=4, epochs=12, burn_in=4, width=16, seed=0)
+    model = fit(u1.train, "bfm", test=u1.test, factors=4, epochs=12, burn_in=4, width=16, seed=0)
     assert model.model_config.width == 16
     assert model.module.user_factors.weight.shape[1] == 16
-    assert model.metrics["valid_rmse"] < 0.95
+    assert model.metrics["test_rmse"] < 0.95

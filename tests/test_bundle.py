@@ -22,7 +22,7 @@ def u1(data_dir):
 
 @pytest.fixture(scope="module")
 def trained(u1):
-    return fit(u1.train, "mf-bias", valid=u1.test, epochs=2, solver="torch")
+    return fit(u1.train, "mf-bias", test=u1.test, epochs=2, solver="torch")
 
 
 @pytest.mark.parametrize(

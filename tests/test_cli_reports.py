@@ -47,7 +47,7 @@ def test_throughput_is_compact(rate, shown):
 
 @pytest.mark.realdata
 def test_a_compiled_sgd_run_shows_milliseconds_and_no_empty_monitor_column(u1, capsys):
-    fit(u1.train, "mf-bias", valid=u1.test, solver="sgd", epochs=4, verbose=True)
+    fit(u1.train, "mf-bias", test=u1.test, solver="sgd", epochs=4, verbose=True)
     header, rows = header_and_rows(capsys.readouterr().out)
     assert header == ["epoch", "train_loss", "valid_loss", "valid_rmse", "time", "ratings/s"]
     assert len(rows) == 4
@@ -88,7 +88,7 @@ def test_the_phase_column_appears_only_for_runs_that_have_phases():
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_gibbs_marks_its_burn_in_sweeps(u1, capsys):
-    fit(u1.train, "bfm", valid=u1.test, epochs=4, burn_in=2, rank=4, verbose=True)
+    fit(u1.train, "bfm", test=u1.test, epochs=4, burn_in=2, factors=4, verbose=True)
     out = capsys.readouterr().out
     assert "sweeps 1..2 are burn-in" in out and "averages the 2 sweeps after" in out
     header, rows = header_and_rows(out)

@@ -38,7 +38,7 @@ def test_train_prints_the_epoch_table_and_a_json_summary(data_dir, tmp_path, cap
     assert summary["epochs"] == 3 and summary["split"] == "u1"
     assert 0.85 < summary["valid_rmse"] < 0.97
     assert summary["ratings_per_second"] > 0 and summary["train_seconds"] > 0
-    assert load(summary["model_dir"]).metrics["valid_rmse"] == pytest.approx(summary["valid_rmse"])
+    assert load(summary["model_dir"]).metrics["test_rmse"] == pytest.approx(summary["valid_rmse"])
 
 
 def test_a_diverging_learning_rate_exits_2_with_one_line(data_dir, tmp_path, capsys):

@@ -38,7 +38,7 @@ def split(ratings, data_dir):
 
 @pytest.fixture(scope="module")
 def model(split):
-    return embrec.fit(split.train, valid=split.test, epochs=EPOCHS, verbose=False)
+    return embrec.fit(split.train, test=split.test, epochs=EPOCHS, verbose=False)
 
 
 def assert_shows(result, headline: str, rows: int) -> None:
@@ -49,11 +49,11 @@ def assert_shows(result, headline: str, rows: int) -> None:
 
 
 def test_fit_shows_the_epoch_table_by_default_and_is_quiet_when_asked(split, capsys):
-    embrec.fit(split.train, valid=split.test, epochs=EPOCHS)
+    embrec.fit(split.train, test=split.test, epochs=EPOCHS)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(HEADER)
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
-    embrec.fit(split.train, valid=split.test, epochs=EPOCHS, verbose=False)
+    embrec.fit(split.train, test=split.test, epochs=EPOCHS, verbose=False)
     assert capsys.readouterr().out == ""
 
 

@@ -140,11 +140,11 @@ def test_resuming_a_checkpoint_with_more_epochs_continues_like_one_longer_fit(tm
     hyper = {"layers": [10], "biases": False, "dot_factors": 0, "optimizer": "adam",
              "lr": 1e-3, "weight_decay": 2e-5, "schedule": "constant", "batch_size": 64,
              "threads": 1}
-    embrec.fit(split.train, "embnet", valid=split.test, epochs=1, checkpoint_dir=tmp_path,
+    embrec.fit(split.train, "embnet", test=split.test, epochs=1, checkpoint_dir=tmp_path,
                **hyper)
-    continued = embrec.fit(split.train, "embnet", valid=split.test, epochs=3,
+    continued = embrec.fit(split.train, "embnet", test=split.test, epochs=3,
                            checkpoint_dir=tmp_path, resume=True, **hyper)
-    straight = embrec.fit(split.train, "embnet", valid=split.test, epochs=3, **hyper)
+    straight = embrec.fit(split.train, "embnet", test=split.test, epochs=3, **hyper)
     assert [e.valid_loss for e in continued.history.epochs] == [
         e.valid_loss for e in straight.history.epochs
     ]

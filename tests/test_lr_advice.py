@@ -29,8 +29,8 @@ def u1_train(data_dir) -> Ratings:
 def refit_carve_out_rmse(train: Ratings, solver: str, lr: float, **options) -> float:
     """The carve-out RMSE of a rate, computed again from scratch."""
     parts = holdout_validation(train, 0.1, 0)
-    trained = fit(parts.train, "mf-bias", valid=parts.test, solver=solver, lr=lr, **options)
-    return trained.metrics["valid_rmse"]
+    trained = fit(parts.train, "mf-bias", test=parts.test, solver=solver, lr=lr, **options)
+    return trained.metrics["test_rmse"]
 
 
 @pytest.mark.slow

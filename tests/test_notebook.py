@@ -30,8 +30,8 @@ PROBE = """import json, sys
 import embrec as _embrec
 print(json.dumps({
     "executable": sys.executable, "embrec": _embrec.__file__,
-    "rmse": {"dot": dot.metrics["valid_rmse"], "biased": biased.metrics["valid_rmse"],
-             "net": net.metrics["valid_rmse"], "fast": fast.metrics["valid_rmse"],
+    "rmse": {"dot": dot.metrics["test_rmse"], "biased": biased.metrics["test_rmse"],
+             "net": net.metrics["test_rmse"], "fast": fast.metrics["test_rmse"],
              "cv": cv.rmse_mean},
     "new_user": new_user.strategy, "n_new_user": len(new_user),
 }))"""

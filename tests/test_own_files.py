@@ -72,7 +72,7 @@ def test_ratings_sharing_the_maps_are_left_as_they_are():
     assert result.ratings is part and not result.remapped
 
 
-# -- fit(valid=a separate test file) ------------------------------------------------
+# -- fit(test=a separate test file) ------------------------------------------------
 
 
 def test_a_test_file_read_on_its_own_scores_like_the_split(data_dir):
@@ -80,9 +80,9 @@ def test_a_test_file_read_on_its_own_scores_like_the_split(data_dir):
     split = make_split(ratings, "u1", data_dir=data_dir)
     test_file = load_source(data_dir / "ml-100k" / "u1.test")
     assert test_file.item_ids != split.test.item_ids
-    trained = fit(split.train, "mf-bias", valid=test_file, epochs=3)
+    trained = fit(split.train, "mf-bias", test=test_file, epochs=3)
     from_split = evaluate(trained.predictor, split.test).rmse
-    assert abs(trained.metrics["valid_rmse"] - from_split) < 1e-4
+    assert abs(trained.metrics["test_rmse"] - from_split) < 1e-4
     assert trained.metrics["test_n_ratings"] == 20_000
     assert trained.metrics["test_unknown_users"] == 0
     # Compared index by index, as before, the same model scores far worse.
@@ -97,7 +97,7 @@ def test_unknown_ids_of_a_test_file_are_counted_and_get_the_fallback(data_dir, t
     assert test.loc[new_users, "user"].nunique() == 2 and new_users.sum() == 5
     assert test.loc[new_items, "item"].nunique() == 33 and new_items.sum() == 36
 
-    trained = fit(load_source(base_path), "mf-bias", valid=load_source(test_path), epochs=1)
+    trained = fit(load_source(base_path), "mf-bias", test=load_source(test_path), epochs=1)
     metrics = trained.metrics
     assert metrics["test_unknown_users"] == 2 and metrics["test_unknown_user_ratings"] == 5
     assert metrics["test_unknown_items"] == 33 and metrics["test_unknown_item_ratings"] == 36
@@ -178,8 +178,8 @@ def test_the_gibbs_solver_tracks_a_partly_unknown_test_file_as_the_predictor_sco
     data_dir, tmp_path
 ):
     test = load_source(with_strangers(data_dir, tmp_path))
-    trained = fit(load_source(data_dir / "ml-100k" / "u1.base"), "bfm", valid=test,
+    trained = fit(load_source(data_dir / "ml-100k" / "u1.base"), "bfm", test=test,
                   rank=4, epochs=4, burn_in=1, seed=0)
     assert trained.metrics["test_unknown_users"] == 2
     assert trained.history.epochs[-1].valid_rmse == pytest.approx(
-        trained.metrics["valid_rmse"], abs=1e-6)
+        trained.metrics["test_rmse"], abs=1e-6)

@@ -59,7 +59,7 @@ def test_flags_override_the_presets_hyperparameters():
 @pytest.mark.realdata
 def test_fit_preset_records_the_preset_in_the_bundle(data_dir, tmp_path, capsys):
     split = make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)
-    trained = fit(split.train, preset="fast", valid=split.test, epochs=3)
+    trained = fit(split.train, preset="fast", test=split.test, epochs=3)
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("preset fast: mf-bias (solver sgd;")
     assert len(printed) == 1 + 1 + 3  # the preset, the table's header, one row per epoch

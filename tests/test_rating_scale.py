@@ -66,12 +66,12 @@ def model_cases() -> list:
 @pytest.mark.parametrize("model,solver", model_cases())
 def test_every_model_rmse_scales_with_the_ratings(u1, model, solver):
     settings = {**QUICK[model], "verbose": False, "solver": solver}
-    stars = fit(u1.train, model, valid=u1.test, **settings).metrics["valid_rmse"]
+    stars = fit(u1.train, model, test=u1.test, **settings).metrics["test_rmse"]
     assert 0.85 < stars < 1.2, f"{model} on 1..5 is not trained: RMSE {stars}"
     for factor, offset in MAPPINGS.values():
         scaled = fit(mapped(u1.train, factor, offset), model,
-                     valid=mapped(u1.test, factor, offset), **settings)
-        rmse = scaled.metrics["valid_rmse"]
+                     test=mapped(u1.test, factor, offset), **settings)
+        rmse = scaled.metrics["test_rmse"]
         assert np.isfinite(rmse)
         assert rmse / (factor * stars) == pytest.approx(1.0, abs=0.03), (model, factor, rmse)
 
@@ -101,8 +101,8 @@ def test_odd_scales_train_without_nan_and_predict_on_their_scale(u1, low, high):
     test = mapped(u1.test, factor, low - factor)
     if high == 1.0:
         train = dataclasses.replace(train, scale=RatingScale(low, high))
-    trained = fit(train, "mf-bias", valid=test, epochs=3, verbose=False)
-    rmse = trained.metrics["valid_rmse"]
+    trained = fit(train, "mf-bias", test=test, epochs=3, verbose=False)
+    rmse = trained.metrics["test_rmse"]
     assert np.isfinite(rmse) and 0.85 * factor < rmse < 1.2 * factor
     predicted = trained.predict(test.user_ids.to_raw(test.users[:50]),
                                 test.item_ids.to_raw(test.items[:50])).ratings

@@ -112,22 +112,22 @@ def u1(data_dir):
 
 def test_lazy_adam_trains_mf_bias_as_well_as_dense_adamw_on_u1(u1):
     options = {"factors": 50, "epochs": 5, "seed": 0, "threads": 1, "solver": "torch"}
-    dense = fit(u1.train, "mf-bias", valid=u1.test, optimizer="adamw", **options)
-    lazy = fit(u1.train, "mf-bias", valid=u1.test, optimizer="lazy-adam", **options)
+    dense = fit(u1.train, "mf-bias", test=u1.test, optimizer="adamw", **options)
+    lazy = fit(u1.train, "mf-bias", test=u1.test, optimizer="lazy-adam", **options)
     assert lazy.module.user_factors.sparse
-    assert lazy.metrics["valid_rmse"] == pytest.approx(dense.metrics["valid_rmse"], abs=0.01)
-    assert lazy.metrics["valid_rmse"] < 0.94
+    assert lazy.metrics["test_rmse"] == pytest.approx(dense.metrics["test_rmse"], abs=0.01)
+    assert lazy.metrics["test_rmse"] < 0.94
 
 
 def test_row_adagrad_trains_with_the_one_cycle_schedule(u1):
-    trained = fit(u1.train, "mf-bias", valid=u1.test, solver="torch", optimizer="row-adagrad",
+    trained = fit(u1.train, "mf-bias", test=u1.test, solver="torch", optimizer="row-adagrad",
                   lr=0.05, epochs=3, threads=1)
-    assert trained.metrics["valid_rmse"] < 0.97
+    assert trained.metrics["test_rmse"] < 0.97
 
 
 def test_lazy_adam_resumes_from_a_checkpoint_exactly(u1, tmp_path):
     options = {"epochs": 3, "optimizer": "lazy-adam", "threads": 1, "solver": "torch"}
-    straight = fit(u1.train, "mf-bias", valid=u1.test, **options)
+    straight = fit(u1.train, "mf-bias", test=u1.test, **options)
 
     def crash_after_second_epoch(record):
         if record.epoch == 2:
@@ -136,9 +136,9 @@ def test_lazy_adam_resumes_from_a_checkpoint_exactly(u1, tmp_path):
     with pytest.raises(RuntimeError):
         fit(u1.train, "mf-bias", checkpoint_dir=tmp_path / "ckpt",
             on_epoch=crash_after_second_epoch, **options)
-    resumed = fit(u1.train, "mf-bias", valid=u1.test, checkpoint_dir=tmp_path / "ckpt",
+    resumed = fit(u1.train, "mf-bias", test=u1.test, checkpoint_dir=tmp_path / "ckpt",
                   resume=True, **options)
-    assert resumed.metrics["valid_rmse"] == straight.metrics["valid_rmse"]
+    assert resumed.metrics["test_rmse"] == straight.metrics["test_rmse"]
 
 
 def test_item_autorec_scores_users_from_cached_codes_not_a_full_reconstruction(u1):

@@ -72,7 +72,7 @@ def test_an_interrupted_gibbs_chain_resumes_with_its_sampler_and_posterior_sums(
     # Interrupted during sampling (after sweep 4 of 7, burn-in 2): the resumed chain
     # needs the chain's parameters, numba's generator and the running sums.
     straight, interrupted, resumed = straight_and_resumed(
-        u1, tmp_path, "bfm", 4, rank=4, epochs=7, burn_in=2, seed=3)
+        u1, tmp_path, "bfm", 4, factors=4, epochs=7, burn_in=2, seed=3)
     assert interrupted.history.stopped == "interrupted"
     assert [e.phase for e in resumed.history.epochs] == ["burn-in"] * 2 + ["sampling"] * 5
     assert_identical(straight, resumed)

@@ -22,7 +22,7 @@ def u1(data_dir):
 
 @pytest.fixture(scope="module")
 def baseline_u1(u1):
-    return fit(u1.train, "baseline", valid=u1.test).metrics["valid_rmse"]
+    return fit(u1.train, "baseline", test=u1.test).metrics["test_rmse"]
 
 
 def test_baseline_on_u1_is_the_known_figure(baseline_u1):
@@ -43,29 +43,29 @@ def test_baseline_on_u1_is_the_known_figure(baseline_u1):
     ],
 )
 def test_pair_models_beat_the_baseline_on_u1(u1, baseline_u1, model, options, margin):
-    trained = fit(u1.train, model, valid=u1.test, **options)
-    assert trained.metrics["valid_rmse"] < baseline_u1 - margin
+    trained = fit(u1.train, model, test=u1.test, **options)
+    assert trained.metrics["test_rmse"] < baseline_u1 - margin
 
 
 @pytest.mark.slow
 def test_item_autorec_beats_the_baseline_on_u1(u1, baseline_u1):
-    trained = fit(u1.train, "autorec", valid=u1.test, epochs=40, l2=100.0)
-    assert trained.metrics["valid_rmse"] < baseline_u1
+    trained = fit(u1.train, "autorec", test=u1.test, epochs=40, l2=100.0)
+    assert trained.metrics["test_rmse"] < baseline_u1
 
 
 def test_deep_autoencoder_trains_and_predicts_finite_ratings(u1):
-    trained = fit(u1.train, "deep-ae", valid=u1.test, epochs=3, lr=1e-3)
+    trained = fit(u1.train, "deep-ae", test=u1.test, epochs=3, lr=1e-3)
     losses = [e.train_loss for e in trained.history.epochs]
     assert losses[-1] < losses[0]
-    assert np.isfinite(trained.metrics["valid_rmse"]) and trained.metrics["valid_rmse"] < 1.2
+    assert np.isfinite(trained.metrics["test_rmse"]) and trained.metrics["test_rmse"] < 1.2
 
 
 def test_same_seed_gives_the_same_numbers(u1):
-    first = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=3, threads=1, solver="torch")
-    second = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=3, threads=1, solver="torch")
-    other = fit(u1.train, "mf-bias", valid=u1.test, epochs=2, seed=4, threads=1, solver="torch")
-    assert first.metrics["valid_rmse"] == second.metrics["valid_rmse"]
-    assert first.metrics["valid_rmse"] != other.metrics["valid_rmse"]
+    first = fit(u1.train, "mf-bias", test=u1.test, epochs=2, seed=3, threads=1, solver="torch")
+    second = fit(u1.train, "mf-bias", test=u1.test, epochs=2, seed=3, threads=1, solver="torch")
+    other = fit(u1.train, "mf-bias", test=u1.test, epochs=2, seed=4, threads=1, solver="torch")
+    assert first.metrics["test_rmse"] == second.metrics["test_rmse"]
+    assert first.metrics["test_rmse"] != other.metrics["test_rmse"]
 
 
 def test_a_diverging_learning_rate_stops_with_a_message_naming_the_epoch(u1):
@@ -76,7 +76,7 @@ def test_a_diverging_learning_rate_stops_with_a_message_naming_the_epoch(u1):
 @pytest.mark.slow
 def test_early_stopping_monitors_a_carve_out_of_train_never_the_test_set(u1):
     trained = fit(
-        u1.train, "mf-bias", valid=u1.test, epochs=30, lr=3e-2, schedule="constant", solver="torch",
+        u1.train, "mf-bias", test=u1.test, epochs=30, lr=3e-2, schedule="constant", solver="torch",
         weight_decay=0.0, valid_fraction=0.1, patience=2,
     )
     history = trained.history
@@ -95,7 +95,7 @@ def test_unknown_hyperparameters_are_refused_with_the_accepted_list(u1):
 @pytest.mark.slow
 def test_resume_after_an_interruption_finishes_like_an_uninterrupted_run(u1, tmp_path):
     options = {"epochs": 4, "seed": 1, "threads": 1}
-    straight = fit(u1.train, "embnet", valid=u1.test, **options)
+    straight = fit(u1.train, "embnet", test=u1.test, **options)
 
     class Crash(Exception):
         pass
@@ -105,12 +105,12 @@ def test_resume_after_an_interruption_finishes_like_an_uninterrupted_run(u1, tmp
             raise Crash
 
     with pytest.raises(Crash):
-        fit(u1.train, "embnet", valid=u1.test, checkpoint_dir=tmp_path / "ckpt",
+        fit(u1.train, "embnet", test=u1.test, checkpoint_dir=tmp_path / "ckpt",
             on_epoch=crash_after_second_epoch, **options)
-    resumed = fit(u1.train, "embnet", valid=u1.test, checkpoint_dir=tmp_path / "ckpt",
+    resumed = fit(u1.train, "embnet", test=u1.test, checkpoint_dir=tmp_path / "ckpt",
                   resume=True, **options)
     assert len(resumed.history.epochs) == 4
-    assert resumed.metrics["valid_rmse"] == straight.metrics["valid_rmse"]
+    assert resumed.metrics["test_rmse"] == straight.metrics["test_rmse"]
 
 
 def test_lr_find_suggests_a_rate_below_divergence_and_plots(u1, tmp_path):
@@ -122,6 +122,6 @@ def test_lr_find_suggests_a_rate_below_divergence_and_plots(u1, tmp_path):
 
 
 def test_history_is_json_serialisable(u1):
-    trained = fit(u1.train, "mf-bias", valid=u1.test, epochs=1)
+    trained = fit(u1.train, "mf-bias", test=u1.test, epochs=1)
     payload = json.loads(json.dumps(trained.history.to_json()))
     assert payload["epochs"][0]["ratings_per_second"] > 0
