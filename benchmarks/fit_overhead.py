@@ -1,4 +1,4 @@
-"""Whole-fit seconds against the solver's own epoch seconds: the time a fit spends outside the maths.
+"""Whole-fit seconds against the solver's own epoch seconds: time a fit spends outside the maths.
 
     PYTHONPATH=src python benchmarks/fit_overhead.py --data-dir ../shared/data --repeats 9
 

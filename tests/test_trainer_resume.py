@@ -99,5 +99,5 @@ def test_an_interrupted_glocal_k_fit_resumes_across_its_two_phases(u1, tmp_path,
     assert interrupted.history.stopped == "interrupted"
     assert [e.phase for e in resumed.history.epochs] == ["pre-train"] * 3 + ["fine-tune"] * 2
     assert_identical(straight, resumed)
-    # Only a fine-tuning epoch may be the one kept (a pre-trained state's global kernel is untrained).
+    # Only a fine-tuning epoch may be kept (a pre-trained state's global kernel is untrained).
     assert resumed.history.best_epoch in (None, 4, 5)

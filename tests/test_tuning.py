@@ -47,7 +47,10 @@ def test_given_hyperparameters_are_not_searched():
     names = [d.name for d in search_space("mf-bias", "sgd", fixed={"epochs": 5, "seed": 0})]
     assert "epochs" not in names and "factors" in names and "emb_l2" in names
     assert "weight_decay" in [d.name for d in search_space("mf-bias", "torch")]
-    with pytest.raises(ConfigError, match="no search space"):
+    with pytest.raises(ConfigError, match="glocal-k' has no search space; --tune works with "
+                                          "autorec, baseline"):
+        search_space("glocal-k", "glocal")
+    with pytest.raises(ConfigError, match="unknown model 'nonesuch'"):
         search_space("nonesuch", "torch")
     with pytest.raises(ConfigError, match="drop --tune"):
         search_space("baseline", "als", fixed={"reg_user": 1.0, "reg_item": 2.0})

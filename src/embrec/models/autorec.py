@@ -46,6 +46,7 @@ from embrec.models.foldin import (
     training_noise,
 )
 from embrec.models.item_space import ItemSpace
+from embrec.models.search_space import ANY_SOLVER, Dimension, integer
 from embrec.models.spec import ModelConfig, ModelSpec
 from embrec.models.trained import TrainedNetwork
 
@@ -157,4 +158,10 @@ SPEC = ModelSpec(
     fold_in=autorec_fold_in,
     train_defaults={"epochs": 60, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64,
                     "schedule": "cosine"},
+    search_space={ANY_SOLVER: (
+        integer("factors", 200, 1000, log=True),
+        Dimension("reg", 50.0, 800.0),
+        Dimension("lr", 3e-4, 3e-3),
+        integer("epochs", 20, 90),
+    )},
 )

@@ -29,6 +29,7 @@ from torch import nn
 from embrec.models.base import DataShape, PairModel, rows
 from embrec.models.foldin import GaussianFoldIn
 from embrec.models.item_space import adjusted_rating_columns
+from embrec.models.search_space import ANY_SOLVER, Dimension
 from embrec.models.spec import ModelConfig, ModelSpec
 from embrec.models.trained import TrainedNetwork
 
@@ -116,4 +117,6 @@ SPEC = ModelSpec(
     item_space=adjusted_rating_columns,
     fold_in=baseline_fold_in,
     solvers=("als",),
+    search_space={ANY_SOLVER: (Dimension("reg_user", 1.0, 60.0),
+                               Dimension("reg_item", 1.0, 60.0))},
 )

@@ -55,6 +55,7 @@ from embrec.errors import ModelError
 from embrec.models.base import DataShape, PairModel, rows
 from embrec.models.foldin import FoldIn
 from embrec.models.item_space import item_embeddings
+from embrec.models.search_space import ANY_SOLVER, integer
 from embrec.models.spec import ModelConfig, ModelSpec
 from embrec.models.trained import TrainedNetwork
 
@@ -198,4 +199,5 @@ SPEC = ModelSpec(
     fold_in=BFMFoldIn.of,
     solvers=("gibbs",),
     train_defaults={"epochs": 400},
+    search_space={ANY_SOLVER: (integer("factors", 8, 32, log=True), integer("epochs", 200, 600))},
 )

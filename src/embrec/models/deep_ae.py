@@ -26,6 +26,7 @@ from torch import nn
 from embrec.models.base import DataShape, RowModel
 from embrec.models.foldin import RowFoldIn
 from embrec.models.item_space import ItemSpace
+from embrec.models.search_space import ANY_SOLVER, Dimension, integer
 from embrec.models.spec import ModelConfig, ModelSpec, parse_layers
 from embrec.models.trained import TrainedNetwork
 
@@ -94,4 +95,11 @@ SPEC = ModelSpec(
     reg_option={"torch": "weight_decay"},
     train_defaults={"epochs": 30, "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 128,
                     "schedule": "constant"},
+    search_space={ANY_SOLVER: (
+        Dimension("dropout", 0.2, 0.7, log=False),
+        Dimension("input_dropout", 0.2, 0.7, log=False),
+        Dimension("weight_decay", 1e-4, 1e-2),
+        Dimension("lr", 3e-4, 3e-3),
+        integer("epochs", 15, 60),
+    )},
 )

@@ -35,6 +35,7 @@ from torch import nn
 from embrec.models.base import DataShape, PairModel, rows, sigmoid_range
 from embrec.models.embnet_foldin import EmbeddingNetFoldIn
 from embrec.models.item_space import item_embeddings
+from embrec.models.search_space import ANY_SOLVER, Dimension, integer
 from embrec.models.spec import ModelConfig, ModelSpec, YRange, parse_layers, resolve_y_range
 
 
@@ -156,4 +157,10 @@ SPEC = ModelSpec(
     fold_in=EmbeddingNetFoldIn,
     reg_option={"torch": "weight_decay"},
     train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 1.0, "batch_size": 1024},
+    search_space={ANY_SOLVER: (
+        Dimension("weight_decay", 0.2, 3.0),
+        Dimension("lr", 1e-3, 2e-2),
+        Dimension("dropout", 0.1, 0.5, log=False),
+        integer("epochs", 3, 12),
+    )},
 )

@@ -34,6 +34,7 @@ from torch import nn
 from embrec.models.base import DataShape, PairModel, rows, sigmoid_range
 from embrec.models.foldin import GaussianFoldIn, population_prior, training_noise
 from embrec.models.item_space import item_embeddings
+from embrec.models.search_space import Dimension, integer
 from embrec.models.spec import ModelConfig, ModelSpec, YRange, resolve_y_range
 from embrec.models.trained import TrainedNetwork
 
@@ -159,6 +160,16 @@ SOLVER_DEFAULTS: dict[str, dict[str, Any]] = {
 REG_OPTION = {"sgd": "emb_l2", "als": "emb_l2", "torch": "weight_decay"}
 """What ``reg`` sets: the L2 of the compiled solvers, AdamW's decay in the PyTorch loop."""
 
+MF_SEARCH_SPACE: dict[str, tuple[Dimension, ...]] = {
+    "sgd": (integer("factors", 16, 200, log=True), Dimension("lr", 0.01, 0.08),
+            Dimension("emb_l2", 0.02, 0.25), integer("epochs", 10, 60)),
+    "torch": (integer("factors", 16, 200, log=True), Dimension("lr", 1e-3, 2e-2),
+              Dimension("weight_decay", 0.02, 0.5), integer("epochs", 3, 12)),
+    "als": (integer("factors", 16, 200, log=True), Dimension("emb_l2", 0.02, 0.5),
+            integer("epochs", 5, 20)),
+}
+"""The ranges a search explores for either factorisation, per solver."""
+
 MF_SPEC = ModelSpec(
     "mf",
     "dot product of user and item embeddings",
@@ -170,6 +181,7 @@ MF_SPEC = ModelSpec(
     train_defaults=TRAIN_DEFAULTS,
     solver_defaults=SOLVER_DEFAULTS,
     reg_option=REG_OPTION,
+    search_space=MF_SEARCH_SPACE,
 )
 
 MF_BIAS_SPEC = ModelSpec(
@@ -183,4 +195,5 @@ MF_BIAS_SPEC = ModelSpec(
     train_defaults=TRAIN_DEFAULTS,
     solver_defaults=SOLVER_DEFAULTS,
     reg_option=REG_OPTION,
+    search_space=MF_SEARCH_SPACE,
 )

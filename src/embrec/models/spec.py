@@ -12,7 +12,9 @@ A model is a network (a plain ``nn.Module``, :mod:`embrec.models.base`) plus a
 * ``item_space``: the item vectors whose cosine says which items it treats alike
   (by default the ``item_factors`` table, else the adjusted cosine of the rating columns);
 * ``reg_option``: per solver, the training option that the shared name ``reg``
-  (regularisation strength) sets, for a model whose config has no ``reg`` of its own.
+  (regularisation strength) sets, for a model whose config has no ``reg`` of its own;
+* ``search_space``: per solver (or for any), the ranges ``--tune`` explores
+  (:mod:`embrec.models.search_space`).
 
 The registry (:mod:`embrec.models.registry`) lists the specs, one line each.
 Nothing outside a model's module asks for its name; see ``docs/adding-a-model.md``.
@@ -32,6 +34,7 @@ from embrec.errors import ConfigError, ModelError
 from embrec.models.base import DataShape
 from embrec.models.foldin import FoldIn
 from embrec.models.item_space import ItemSpace, default_item_space
+from embrec.models.search_space import ANY_SOLVER, Dimension
 from embrec.models.trained import TrainedNetwork
 
 YRange = tuple[float, float] | Literal["auto"] | None
@@ -115,15 +118,21 @@ class ModelSpec:
     train_defaults: dict[str, Any] = field(default_factory=dict)
     solver_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     reg_option: dict[str, str] = field(default_factory=dict)
+    search_space: dict[str, tuple[Dimension, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = (set(self.solver_defaults) | set(self.reg_option)) - set(self.solvers)
+        unknown = (set(self.solver_defaults) | set(self.reg_option)
+                   | set(self.search_space) - {ANY_SOLVER}) - set(self.solvers)
         if unknown:
             raise ValueError(f"model {self.name!r}: defaults for undeclared solvers {unknown}")
 
     @property
     def default_solver(self) -> str:
         return self.solvers[0]
+
+    def space_for(self, solver: str) -> tuple[Dimension, ...]:
+        """The hyperparameter ranges a search explores with ``solver`` (empty: none declared)."""
+        return self.search_space.get(solver, self.search_space.get(ANY_SOLVER, ()))
 
     def training_defaults(self, solver: str | None = None) -> dict[str, Any]:
         """The model's training defaults with ``solver``'s own (the default solver's) on top."""

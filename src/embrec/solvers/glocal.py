@@ -100,7 +100,8 @@ class GLocalSolver(Solver):
         super().__init__(problem)
         model_config = problem.model_config
         self.device = resolve_device(self.config.device)
-        self.module: GLocalK = problem.spec.build(model_config, problem.shape, False).to(self.device)
+        module: GLocalK = problem.spec.build(model_config, problem.shape, False)
+        self.module = module.to(self.device)
         self.global_kernel = self.module.use_global
         self.options = model_config
         self.matrix, self.mask = dense_matrix(problem.train, self.device)
