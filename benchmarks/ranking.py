@@ -5,7 +5,7 @@
 
 Splits: ml-100k's official folds u1..u5 (the table shows their mean) and
 ml-latest-small with a random 20 % of its ratings held out (seed 0). Every method
-is scored by one protocol, :func:`embrec.evaluation.ranking.evaluate_ranking`:
+is scored by one protocol, :func:`embrec.ranking_protocol.evaluate_ranking`:
 candidates are the items a user did not rate in train, relevant items are the
 test ratings >= 4, k = 10; ties go to the lower item index.
 
@@ -157,9 +157,9 @@ def run_peer(python: Path, method: str, train) -> tuple[np.ndarray, dict]:
 
 def embrec_scorers(train) -> dict[str, tuple]:
     """``name -> (score_users, fit seconds)`` for embrec's rows on one training part."""
-    from embrec.evaluation.ranking import popularity_scorer
     from embrec.models.ease import fit_ease
     from embrec.models.multdae import fit_mult_dae
+    from embrec.ranking_protocol import popularity_scorer
     from embrec.recommend.ranking_scorer import pick_times_liking
     from embrec.training.fit import fit
 
@@ -193,7 +193,7 @@ def matrix_scorer(scores: np.ndarray):
 def measure_split(dataset: str, spec: str, ratings, data_dir, peers: list[str],
                   python: Path) -> list[dict]:
     from embrec.data.splits import make_split
-    from embrec.evaluation.ranking import evaluate_ranking
+    from embrec.ranking_protocol import evaluate_ranking
 
     split = make_split(ratings, spec, data_dir=data_dir, seed=SEED)
     records = []

@@ -5,7 +5,7 @@
 For each fold, a seeded 20 % of the training ratings is carved out; every scorer
 is fitted on the rest and scored on the carve-out (the choice is made here), then
 refitted on the whole training fold and scored on the test fold (reported beside
-it). The protocol is :mod:`embrec.evaluation.ranking` (k = 10, relevant >= 4).
+it). The protocol is :mod:`embrec.ranking_protocol` (k = 10, relevant >= 4).
 Scorers: popularity; the predicted rating of ``mf-bias`` (default solver); EASE
 (lambda from its own carve-out grid); and EASE pick score x liking^a for
 a = 0.5, 1, 2 (:mod:`embrec.recommend.ranking_scorer`);
@@ -26,9 +26,9 @@ import numpy as np
 
 from embrec.data.datasets import load_dataset
 from embrec.data.splits import holdout_validation, make_split
-from embrec.evaluation.ranking import evaluate_ranking, popularity_scorer
 from embrec.models.ease import fit_ease
 from embrec.models.multdae import fit_mult_dae
+from embrec.ranking_protocol import evaluate_ranking, popularity_scorer
 from embrec.recommend.ranking_scorer import liking
 from embrec.training.fit import fit
 

@@ -14,9 +14,9 @@ from embrec.data.datasets import load_dataset
 from embrec.data.ratings import Ratings
 from embrec.data.splits import make_split
 from embrec.errors import ConfigError, ModelError
-from embrec.evaluation.ranking import evaluate_ranking, popularity_scorer
 from embrec.models.ease import EASE, ease_weights, fit_ease, pick_matrix
 from embrec.models.rankers import get_ranker
+from embrec.ranking_protocol import evaluate_ranking, popularity_scorer
 from embrec.recommend import recommend, recommend_for_ratings, recommend_many
 from embrec.recommend.filters import ItemFilter
 from embrec.training.fit import fit

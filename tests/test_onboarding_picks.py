@@ -14,8 +14,8 @@ import pytest
 
 from embrec.data.datasets import load_dataset
 from embrec.data.splits import make_split
-from embrec.evaluation.ranking import evaluate_ranking
 from embrec.models.ease import fit_ease
+from embrec.ranking_protocol import evaluate_ranking
 from embrec.recommend import COLD_START, onboarding_items, recommend_for_ratings
 from embrec.recommend.engine import COLD_START_RANKED, Query, recommender_for
 from embrec.training.fit import fit

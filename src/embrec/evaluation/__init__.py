@@ -9,14 +9,6 @@ from embrec.evaluation.metrics import (
     rmse,
     rmse_by_activity,
 )
-from embrec.evaluation.ranking import (
-    RankingResult,
-    UserScorer,
-    evaluate_ranking,
-    popularity_scorer,
-    random_scorer,
-    top_k_unseen,
-)
 from embrec.evaluation.report import write_cv_report, write_report, write_sweep_report
 from embrec.evaluation.results import ResultsFile
 from embrec.evaluation.sweep import (
@@ -27,6 +19,14 @@ from embrec.evaluation.sweep import (
     parse_space,
     random_points,
     sweep,
+)
+from embrec.ranking_protocol import (
+    RankingResult,
+    UserScorer,
+    evaluate_ranking,
+    popularity_scorer,
+    random_scorer,
+    top_k_unseen,
 )
 
 __all__ = [

@@ -6,7 +6,7 @@ never saw get the fallback prediction and are counted.
 
 * :func:`evaluate_file`: RMSE and MAE of the predictions (clipped to the model's
   scale) over every rating of the file, and the top-k ranking metrics of
-  :mod:`embrec.evaluation.ranking` over the ratings whose user and item the model
+  :mod:`embrec.ranking_protocol` over the ratings whose user and item the model
   knows (candidates: the items the user did not rate in the model's training
   data; relevant: the file's ratings ``>= threshold``).
 * :func:`prediction_table` / :func:`predict_pairs`: one row per rating (or
@@ -26,7 +26,7 @@ from embrec.data.align import Alignment, align_ratings, known_part, translate
 from embrec.data.ratings import Ratings
 from embrec.errors import DataError
 from embrec.evaluation.metrics import rating_metrics
-from embrec.evaluation.ranking import RankingResult, evaluate_ranking
+from embrec.ranking_protocol import RankingResult, evaluate_ranking
 
 if TYPE_CHECKING:
     from embrec.bundle import TrainedModel

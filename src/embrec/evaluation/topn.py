@@ -1,7 +1,7 @@
 """Top-N quality of a trained model beside the references it should beat.
 
 For one split, :func:`compare_rankings` scores with the protocol of
-:mod:`embrec.evaluation.ranking`:
+:mod:`embrec.ranking_protocol`:
 
 * ``model``: the rating model's predicted rating as the ranking key;
 * ``recommended``: what ``recommend`` uses by default, the ranking model's pick
@@ -19,8 +19,8 @@ import numpy as np
 
 from embrec.bundle import TrainedModel
 from embrec.data.ratings import Ratings
-from embrec.evaluation.ranking import evaluate_ranking, popularity_scorer
 from embrec.models.rankers import DEFAULT_RANKER, fit_ranker
+from embrec.ranking_protocol import evaluate_ranking, popularity_scorer
 from embrec.recommend.ranking_scorer import pick_times_liking
 
 

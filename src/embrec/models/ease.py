@@ -17,7 +17,7 @@ rated, without refitting: fold-in is one vector-matrix product.
 
 ``lambda`` is chosen from a grid (default 100, 200, 400, 800) by NDCG@10 on a
 seeded carve-out of the training ratings (20 % of them, relevant = rating >= 4,
-the protocol of :mod:`embrec.evaluation.ranking`), then ``B`` is refitted on all
+the protocol of :mod:`embrec.ranking_protocol`), then ``B`` is refitted on all
 of train. On ml-100k u1..u5 the test NDCG@10 is 0.383 mean (precision@10 0.290,
 coverage@10 0.17; popularity 0.198); on u1 the carve-out picks 400.
 
@@ -43,7 +43,9 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from embrec.data.ratings import Ratings
+from embrec.data.splits import holdout_validation
 from embrec.errors import ConfigError
+from embrec.ranking_protocol import evaluate_ranking
 
 DEFAULT_LAMBDAS = (100.0, 200.0, 400.0, 800.0)
 CARVE_FRACTION = 0.2
@@ -261,9 +263,6 @@ def _select_lambda(
     items: np.ndarray | None,
 ) -> dict[str, float]:
     """Carve-out NDCG@10 of each lambda, keyed by the lambda as text (JSON keys)."""
-    from embrec.data.splits import holdout_validation
-    from embrec.evaluation.ranking import evaluate_ranking
-
     carved = holdout_validation(train, fraction, seed)
     threshold = min(RELEVANT_AT, train.scale.high)
     scores: dict[str, float] = {}
