@@ -96,6 +96,18 @@ def test_similar_accepts_an_id_or_a_title(bundle, capsys):
     assert "item 99999 is not in this model" in capsys.readouterr().err
 
 
+def test_similar_chooses_its_item_space(bundle, capsys):
+    # This bundle has no ranking model: auto is the rating model's cosine, ranking is refused.
+    assert main(["similar", str(bundle), "50", "-n", "3", "--json"]) == 0
+    auto = last_json(capsys.readouterr().out)
+    assert main(["similar", str(bundle), "50", "-n", "3", "--space", "rating", "--json"]) == 0
+    assert last_json(capsys.readouterr().out) == auto
+    assert main(["similar", str(bundle), "50", "--space", "ranking"]) == 2
+    assert "no ranking model" in capsys.readouterr().err
+    assert main(["similar", str(bundle), "50", "--space", "nearest"]) == 2
+    assert "space must be auto, ranking or rating" in capsys.readouterr().err
+
+
 def test_interpret_prints_biases_and_axes_and_saves_the_plot(bundle, tmp_path, capsys):
     plot = tmp_path / "items.png"
     argv = ["interpret", str(bundle), "--plot", str(plot), "-n", "3", "--labels", "10", "--json"]

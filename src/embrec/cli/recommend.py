@@ -132,17 +132,22 @@ def similar_command(
     min_ratings: Annotated[
         int, typer.Option("--min-ratings", help="Leave out items with fewer training ratings.")
     ] = 5,
+    space: Annotated[
+        str, typer.Option("--space", help="auto (the ranking model's item-item weights when the "
+                                          "bundle has one), ranking, or rating (cosine of the "
+                                          "rating model's item vectors).")
+    ] = "auto",
     json_out: JsonOpt = False,
 ) -> None:
-    """The items closest to ITEM in the model's item space (cosine similarity)."""
+    """The items closest to ITEM: the ranking model's item-item weights, else cosine."""
     from embrec.recommend import similar_items
 
-    result = similar_items(_load(model_dir), item, n=n, min_ratings=min_ratings)
+    result = similar_items(_load(model_dir), item, n=n, min_ratings=min_ratings, space=space)
     table = Table(title=escape(f"Items like {result.title} [id {result.item_id}] ({result.space})"))
     table.add_column("#", justify="right")
     table.add_column("item", justify="right")
     table.add_column("title")
-    table.add_column("cosine", justify="right")
+    table.add_column("similarity", justify="right")
     for rank, (item_id, title, score) in enumerate(
         zip(result.item_ids, result.titles, result.similarities), start=1
     ):
