@@ -4,11 +4,14 @@ Runs inside ``benchmarks/peers/.venv`` (see ``setup.sh``), never imports embrec:
 
     run_peers.py throughput LIBRARY THREADS DATA.npz FACTORS
     run_peers.py folds LIBRARY ML100K_FOLDER
+    run_peers.py fit cornac TRAIN.npz TEST.npz REPEATS
 
 prints one JSON line. Throughput is the per-epoch cost, taken as the difference
 between fits of a few epochs and of one epoch (so set-up is not counted):
 ``ratings · (E₂ - E₁) / (t(E₂) - t(E₁))``. The folds task fits and predicts the
-official ml-100k folds u1..u5 with each library's usual settings.
+official ml-100k folds u1..u5 with each library's usual settings; the fit task
+times Cornac's MF with those settings on one training file (median of REPEATS
+fits) and scores it on the test file.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def folds(library: str, folder: Path) -> dict:
         train, test = read_fold(folder, f"u{k}.base"), read_fold(folder, f"u{k}.test")
         started = time.perf_counter()
         if library == "cornac":
-            options = {"k": 10, "max_iter": 25, "learning_rate": 0.01, "lambda_reg": 0.02}
+            options = CORNAC_MF
             triples = [(str(u), str(i), float(r)) for u, i, r, _ in train.tolist()]
             model, data, _ = cornac_fit(triples, 0, use_bias=True, **options)
             predicted = cornac_predict(model, data, test)
@@ -100,6 +103,26 @@ def folds(library: str, folder: Path) -> dict:
         rmses.append(float(np.sqrt(np.mean((np.clip(predicted, 1, 5) - test[:, 2]) ** 2))))
     return {"library": library, "options": json.dumps(options), "rmse": rmses,
             "seconds": seconds}
+
+
+CORNAC_MF = {"k": 10, "max_iter": 25, "learning_rate": 0.01, "lambda_reg": 0.02}
+
+
+def fit_file(train_path: str, test_path: str, repeats: int) -> dict:
+    """Median fit seconds of Cornac's MF (the folds task's settings) and its test RMSE."""
+    train, test = np.load(train_path), np.load(test_path)
+    triples = [(str(u), str(i), float(r)) for u, i, r in
+               zip(train["users"].tolist(), train["items"].tolist(), train["values"].tolist())]
+    seconds = []
+    for _ in range(repeats):
+        model, data, took = cornac_fit(triples, 0, use_bias=True, **CORNAC_MF)
+        seconds.append(took)
+    pairs = np.stack([test["users"], test["items"]], axis=1).astype(np.int64)
+    predicted = cornac_predict(model, data, pairs)
+    rmse = float(np.sqrt(np.mean((np.clip(predicted, 0.5, 5) - test["values"]) ** 2)))
+    return {"library": "cornac", "options": json.dumps(CORNAC_MF),
+            "fit_seconds": sorted(seconds)[len(seconds) // 2], "all_seconds": seconds,
+            "rmse": rmse}
 
 
 def cornac_predict(model, data, test: np.ndarray) -> np.ndarray:
@@ -117,6 +140,8 @@ def main() -> None:
     task, library = sys.argv[1], sys.argv[2]
     if task == "throughput":
         result = throughput(library, int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
+    elif task == "fit":
+        result = fit_file(sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
         result = folds(library, Path(sys.argv[3]))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
