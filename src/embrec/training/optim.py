@@ -24,6 +24,8 @@ from embrec.training.schedule import WARM_UP, learning_rate, one_cycle_momentum
 
 SPARSE_OPTIMIZERS = frozenset({"sparse-adam", "lazy-adam", "row-adagrad"})
 """Optimiser choices that build embedding tables with ``sparse=True``."""
+CPU_OPTIMIZERS = frozenset({"lazy-adam", "row-adagrad"})
+"""Optimiser choices whose row updates are compiled CPU kernels (numpy arrays)."""
 
 
 class Optimizers:

@@ -14,7 +14,6 @@ the end of the epoch it happened in.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -22,39 +21,15 @@ import torch
 from torch import nn
 
 from embrec.data.ratings import Ratings
+from embrec.device import device_name, resolve_device
 from embrec.errors import ConfigError, TrainingDiverged
 from embrec.models.registry import ModelConfig
 from embrec.predictor import Fallback, Predictor
 from embrec.training.batches import PairBatches, RowBatches
 from embrec.training.config import TRAIN_KEYS, TrainConfig
-from embrec.training.optim import SPARSE_OPTIMIZERS, make_optimizers
+from embrec.training.optim import CPU_OPTIMIZERS, SPARSE_OPTIMIZERS, make_optimizers
 from embrec.training.scores import Evaluation, score_predictions
 from embrec.training.solver import EpochStep, Problem, Solver
-
-CUDA_HINT = (
-    "install the CUDA build of torch (pip install torch --index-url "
-    "https://download.pytorch.org/whl/cu124, the same version) on a machine with an NVIDIA GPU, "
-    "or use --device cpu"
-)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> the first CUDA GPU when torch sees one, else the CPU; ``cuda`` checked."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"--device {device}: no CUDA GPU is visible to torch "
-                f"(torch.cuda.is_available() is False); {CUDA_HINT}"
-            )
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"--device {device}: torch sees {torch.cuda.device_count()} CUDA GPU(s), "
-                f"numbered from 0; choose one of them"
-            )
-    return torch.device(device)
 
 
 def evaluate(predictor: Predictor, ratings: Ratings) -> Evaluation:
@@ -79,6 +54,11 @@ class TorchSteps:
         device: torch.device | None = None,
     ) -> None:
         self.device = device or torch.device("cpu")
+        if self.device.type != "cpu" and config.optimizer in CPU_OPTIMIZERS:
+            raise ConfigError(
+                f"--device {device_name(self.device)}: the {config.optimizer} optimizer updates "
+                "its rows with compiled CPU kernels; use --optimizer sparse-adam or adamw on a GPU"
+            )
         self.module = module.to(self.device)
         self.network = wrapped or self.module
         self.config = config
@@ -131,12 +111,12 @@ class TorchSteps:
             )
         return value, count
 
-    def cpu_module(self) -> nn.Module:
-        """The network on the CPU (itself when it trains there), for predicting from numpy."""
-        return self.module if self.device.type == "cpu" else copy.deepcopy(self.module).cpu()
-
     def predictor(self) -> Predictor:
-        return Predictor(self.cpu_module(), self.train, self.fallback, self.train.scale)
+        """Predictions of the network as it trains, computed on its device."""
+        return Predictor(self.module, self.train, self.fallback, self.train.scale)
+
+
+__all__ = ["TorchSolver", "TorchSteps", "evaluate", "resolve_device"]
 
 
 class TorchSolver(Solver):
@@ -152,8 +132,9 @@ class TorchSolver(Solver):
         if module is None:
             sparse = config.optimizer in SPARSE_OPTIMIZERS
             module = problem.spec.build(problem.model_config, problem.shape, sparse)
+        self.device = resolve_device(config.device)
         self.steps = TorchSteps(module, config, problem.train, problem.fallback, rank=rank,
-                                world=world, wrapped=wrapped, device=resolve_device(config.device))
+                                world=world, wrapped=wrapped, device=self.device)
 
     @classmethod
     def for_module(cls, module: nn.Module, config: TrainConfig, train: Ratings,
