@@ -6,10 +6,14 @@ squared error over the observed entries of a batch of rows, plus their own L2
 term scaled by ``1 / N_observed`` (so the per-batch objective is the model's
 full objective divided by the number of ratings).
 
-The network and the training tensors are moved to ``config.device`` once. An
-epoch's loss is summed on the device and read once at its end: no batch waits
-for the device (no ``.item()`` per batch). A NaN or infinite loss is found at
-the end of the epoch it happened in.
+The network and the training tensors are moved to ``config.device`` once
+(:mod:`embrec.training.batches`: permutations, batches and autoencoder rows are
+made there). An epoch's loss is summed on the device and read once at its end:
+no batch waits for the device (no ``.item()`` per batch). A NaN or infinite loss
+is found at the end of the epoch it happened in. The held-out sets are scored
+on the device too; :meth:`TorchSolver.finish` hands the network back on the CPU.
+Adam and AdamW use their fused kernels on a GPU. ``lazy-adam`` and
+``row-adagrad`` update rows with compiled CPU kernels and are refused on a GPU.
 """
 
 from __future__ import annotations
@@ -161,16 +165,21 @@ class TorchSolver(Solver):
         return {name: evaluate(predictor, ratings) for name, ratings in self.watched.items()}
 
     def state(self) -> dict[str, Any]:
-        return {
+        state = {
             "model": {k: v.detach().cpu() for k, v in self.steps.module.state_dict().items()},
             "optimizers": self.steps.optimizers.state_dict(),
             "rng": torch.get_rng_state(),
         }
+        if self.device.type == "cuda":  # dropout on a GPU draws from the GPU's generator
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.steps.module.load_state_dict(state["model"])
         self.steps.optimizers.load_state_dict(state["optimizers"])
         torch.set_rng_state(state["rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self.steps.module.state_dict().items()}
