@@ -5,7 +5,7 @@ Every module under src/embrec is parsed with ``ast``; imports at the top level,
 under ``if TYPE_CHECKING`` and inside functions all count (an import hidden in
 a function to dodge a cycle is still a cycle). The layers, lowest first::
 
-    base        errors, io, display, numba_threads, presets, version
+    base        errors, device, io, display, numba_threads, presets, version
     data        embrec.data
     protocol    ranking_protocol (top-N candidates, relevance and metrics over Ratings)
     models      embrec.models, predictor
@@ -30,8 +30,8 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("embrec.errors", "embrec.io", "embrec.display", "embrec.numba_threads",
-              "embrec.presets", "embrec.version")),
+    ("base", ("embrec.errors", "embrec.device", "embrec.io", "embrec.display",
+              "embrec.numba_threads", "embrec.presets", "embrec.version")),
     ("data", ("embrec.data",)),
     ("ranking protocol", ("embrec.ranking_protocol",)),
     ("models", ("embrec.models", "embrec.predictor")),

@@ -40,6 +40,7 @@ from embrec.bundle_metrics import Metrics
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
 from embrec.data.transform import RatingTransform
+from embrec.device import resolve_device
 from embrec.display import TableDisplay
 from embrec.errors import BundleError, ConfigError, DataError, ModelError
 from embrec.io import load_tensors, replace_dir_atomic, save_tensors, write_json_atomic
@@ -101,6 +102,10 @@ class TrainedModel(TableDisplay):
 
     Shown as its model, data and scores over the last epochs' table;
     ``to_pandas()`` is the full epoch history (one row per epoch).
+
+    ``device`` is where its predictor scores (``cpu``, ``cuda``, ``cuda:N``,
+    ``auto``): the network is copied there when first used; ``module`` itself
+    stays on the CPU, and a saved bundle holds no device.
     """
 
     name: str
@@ -115,6 +120,7 @@ class TrainedModel(TableDisplay):
     provenance: dict[str, Any] = field(default_factory=dict)
     ranker: Ranker | None = None
     transform: RatingTransform = field(default_factory=RatingTransform)
+    device: str = "cpu"
     _predictor: Predictor | None = field(default=None, repr=False)
 
     # -- identity -------------------------------------------------------------------
@@ -135,7 +141,8 @@ class TrainedModel(TableDisplay):
     def predictor(self) -> Predictor:
         if self._predictor is None:
             self._predictor = Predictor(
-                self.module, self.train, self.fallback, self.scale, self.transform
+                self.module, self.train, self.fallback, self.scale, self.transform,
+                device=resolve_device(self.device),
             )
         return self._predictor
 
@@ -252,9 +259,18 @@ class TrainedModel(TableDisplay):
             "ranker": None if self.ranker is None else self.ranker.describe(),
         }
 
+    def to(self, device: str) -> TrainedModel:
+        """Score on ``device`` from now on (checked: ``cuda`` needs a GPU torch sees); self."""
+        resolve_device(device)
+        self.device = device
+        self._predictor = None
+        return self
+
     @classmethod
-    def load(cls, model_dir: str | Path) -> TrainedModel:
-        """Read a bundle folder; a missing, corrupt or newer bundle raises BundleError."""
+    def load(cls, model_dir: str | Path, device: str = "cpu") -> TrainedModel:
+        """Read a bundle folder to score on ``device``; a missing, corrupt or newer bundle
+        raises BundleError, a device torch cannot use a ConfigError."""
+        resolve_device(device)
         model_dir = Path(model_dir)
         check_folder(model_dir)
         manifest_path = model_dir / "bundle.json"
@@ -272,7 +288,7 @@ class TrainedModel(TableDisplay):
         check_tensor_files(model_dir, manifest, version)
         sizes = check_manifest_fields(manifest, manifest_path)
         try:
-            return cls._from_manifest(model_dir, manifest, sizes)
+            model = cls._from_manifest(model_dir, manifest, sizes)
         except BundleError:
             raise
         except Exception as error:
@@ -280,6 +296,7 @@ class TrainedModel(TableDisplay):
                 f"{model_dir}: bundle is corrupt or incomplete ({type(error).__name__}: "
                 f"{str(error).splitlines()[0] if str(error) else ''}); retrain or restore it"
             ) from None
+        return model.to(device)
 
     @classmethod
     def _from_manifest(
@@ -386,6 +403,10 @@ def _frame_from_json(payload: dict[str, list[Any]] | None) -> pd.DataFrame | Non
     return frame
 
 
-def load(model_dir: str | Path) -> TrainedModel:
-    """Load a model bundle saved by :meth:`TrainedModel.save`."""
-    return TrainedModel.load(model_dir)
+def load(model_dir: str | Path, device: str = "cpu") -> TrainedModel:
+    """Load a model bundle saved by :meth:`TrainedModel.save`, to score on ``device``.
+
+    A bundle holds CPU tensors whatever it was trained on: one trained on a GPU
+    loads on a machine without one.
+    """
+    return TrainedModel.load(model_dir, device)

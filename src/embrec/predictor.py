@@ -9,6 +9,7 @@ nothing about them.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,12 +48,23 @@ class Fallback:
         return (self.global_mean + b_user + b_item).astype(np.float32)
 
 
+def parameter_device(module: torch.nn.Module) -> torch.device:
+    """Where a network's parameters (or buffers) are; the CPU for one without any."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 class Predictor:
     """Predicts ratings for index pairs from a network and the data it was trained on.
 
     ``train`` and ``fallback`` are in rating units; the network works on the
     reference scale of ``transform`` (see :mod:`embrec.data.transform`): its
     input rows are mapped forward and its outputs mapped back.
+
+    The network scores on ``device`` (default: where its parameters are): index
+    and row blocks go there, scores come back as numpy arrays. A network asked
+    to score on another device is copied there; ``module`` itself stays put.
     """
 
     def __init__(
@@ -62,7 +74,11 @@ class Predictor:
         fallback: Fallback,
         scale: RatingScale,
         transform: RatingTransform | None = None,
+        device: torch.device | str | None = None,
     ) -> None:
+        self.device = parameter_device(module) if device is None else torch.device(device)
+        if parameter_device(module) != self.device:
+            module = copy.deepcopy(module).to(self.device)
         self.module = module
         self.train = train
         self.fallback = fallback
@@ -75,6 +91,10 @@ class Predictor:
         if module.view == "rows":
             model_train = self.transform.forward_ratings(train)
             self._input_rows = model_train.to_csr(by=module.orientation)
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A numpy block as a tensor on the scoring device."""
+        return torch.from_numpy(array).to(self.device)
 
     def _to_ratings(self, outputs: np.ndarray) -> np.ndarray:
         """Network outputs in rating units (unchanged for the identity transform)."""
@@ -117,9 +137,9 @@ class Predictor:
         if self.module.view == "pairs":
             out = np.empty(len(users), dtype=np.float32)
             for start in range(0, len(users), PREDICT_CHUNK):
-                u = torch.from_numpy(users[start : start + PREDICT_CHUNK])
-                i = torch.from_numpy(items[start : start + PREDICT_CHUNK])
-                out[start : start + PREDICT_CHUNK] = self.module(u, i).numpy()
+                u = self._tensor(users[start : start + PREDICT_CHUNK])
+                i = self._tensor(items[start : start + PREDICT_CHUNK])
+                out[start : start + PREDICT_CHUNK] = self.module(u, i).cpu().numpy()
             return out
         rows, cols = (items, users) if self.module.orientation == "item" else (users, items)
         if getattr(self.module, "whole_matrix", False):
@@ -129,7 +149,7 @@ class Predictor:
         chunk = max(1, (1 << 22) // max(1, self._input_rows.shape[1]))
         for start in range(0, len(unique_rows), chunk):
             block = unique_rows[start : start + chunk]
-            recon = self.module(torch.from_numpy(self._input_rows[block].toarray())).numpy()
+            recon = self.module(self._tensor(self._input_rows[block].toarray())).cpu().numpy()
             picked = (position >= start) & (position < start + len(block))
             out[picked] = recon[position[picked] - start, cols[picked]]
         return out
@@ -159,8 +179,8 @@ class Predictor:
     def _whole_matrix(self) -> np.ndarray:
         """The reconstruction of the whole input matrix, for networks that take only all of it."""
         if "matrix" not in self._row_outputs:
-            dense = torch.from_numpy(self._input_rows.toarray())
-            self._row_outputs["matrix"] = self.module(dense)
+            dense = self._tensor(self._input_rows.toarray())
+            self._row_outputs["matrix"] = self.module(dense).cpu()
         return self._row_outputs["matrix"].numpy()
 
     def fill_cold_items(
@@ -187,10 +207,11 @@ class Predictor:
             return np.ascontiguousarray(full[:, users].T if self.module.orientation == "item"
                                         else full[users])
         if self.module.view == "pairs":
-            return self.module.score_users(torch.from_numpy(users)).numpy().astype(np.float32)
+            scores = self.module.score_users(self._tensor(users))
+            return scores.cpu().numpy().astype(np.float32)
         if self.module.orientation == "user":
-            rows = torch.from_numpy(self._input_rows[users].toarray())
-            return self.module(rows).numpy()
+            rows = self._tensor(self._input_rows[users].toarray())
+            return self.module(rows).cpu().numpy()
         return self._item_row_scores(users)
 
     def _item_row_scores(self, users: np.ndarray) -> np.ndarray:
@@ -201,7 +222,7 @@ class Predictor:
         the entries of the decoder for that user's column only. Other models
         reconstruct the items in chunks and keep the requested columns.
         """
-        columns = torch.from_numpy(users)
+        columns = self._tensor(users)
         out = np.empty((len(users), self.train.n_items), dtype=np.float32)
         chunk = max(64, (1 << 24) // max(1, self.train.n_users))
         if hasattr(self.module, "encode") and hasattr(self.module, "decode"):
@@ -215,12 +236,12 @@ class Predictor:
             step = max(1, (1 << 22) // max(1, len(users)))
             for start in range(0, self.train.n_items, step):
                 block = self.module.decode(codes[start : start + step], columns)
-                out[:, start : start + step] = block.T.numpy()
+                out[:, start : start + step] = block.T.cpu().numpy()
             return out
         for start in range(0, self.train.n_items, chunk):
             block = self.module(self._dense_rows(start, start + chunk))
-            out[:, start : start + chunk] = block[:, columns].T.numpy()
+            out[:, start : start + chunk] = block[:, columns].T.cpu().numpy()
         return out
 
     def _dense_rows(self, start: int, stop: int) -> torch.Tensor:
-        return torch.from_numpy(self._input_rows[start:stop].toarray())
+        return self._tensor(self._input_rows[start:stop].toarray())

@@ -79,6 +79,16 @@ OptimizerOpt = Annotated[
     )
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="Where the torch solver trains: auto (a CUDA GPU when torch "
+                                  "sees one, else the CPU; the default), cpu, cuda or cuda:N. "
+                                  "The sgd, als and gibbs solvers run on the CPU."),
+]
+ScoreDeviceOpt = Annotated[
+    str, typer.Option("--device", help="Where the model scores: cpu (the default), cuda, "
+                                       "cuda:N or auto (a CUDA GPU when torch sees one).")
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", "-p", help="Any hyperparameter as KEY=VALUE (repeatable)."),
@@ -120,6 +130,7 @@ def collect_hyperparameters(
     schedule: str | None = None,
     optimizer: str | None = None,
     seed: int = 0,
+    device: str | None = None,
     params: list[str] | None = None,
     model: str = "",
 ) -> dict[str, Any]:
@@ -132,6 +143,7 @@ def collect_hyperparameters(
         "epochs": epochs, "lr": lr, "reg": reg, "weight_decay": wd, "emb_l2": emb_l2,
         "batch_size": batch_size, "schedule": schedule, "optimizer": optimizer,
         "dropout": dropout, "factors": factors, "layers": layers, "seed": seed,
+        "device": device,
     }
     if dropout is not None and model:
         from embrec.models.registry import get_spec
@@ -170,6 +182,7 @@ class HyperparameterFlags:
     schedule: ScheduleOpt = None
     optimizer: OptimizerOpt = None
     seed: SeedOpt = 0
+    device: DeviceOpt = None
     param: ParamOpt = None
 
     def for_model(self, model: str) -> dict[str, Any]:
@@ -185,7 +198,7 @@ class HyperparameterFlags:
             emb_l2=self.emb_l2,
             factors=self.factors, layers=self.layers, dropout=self.dropout,
             batch_size=self.batch_size, schedule=self.schedule, optimizer=self.optimizer,
-            seed=self.seed, params=self.param, model=model,
+            seed=self.seed, device=self.device, params=self.param, model=model,
         )
 
 

@@ -24,17 +24,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from embrec.cli.options import JsonOpt
+from embrec.cli.options import JsonOpt, ScoreDeviceOpt
 from embrec.errors import ConfigError
 
 ModelDirArg = Annotated[Path, typer.Argument(help="A model bundle folder (from embrec train).")]
 CountOpt = Annotated[int, typer.Option("-n", "--n", help="How many items to list.", min=1)]
 
 
-def _load(model_dir: Path):
+def _load(model_dir: Path, device: str = "cpu"):
     from embrec.bundle import load
 
-    return load(model_dir)
+    return load(model_dir, device)
 
 
 def parse_rating(text: str) -> tuple[str, float]:
@@ -96,6 +96,7 @@ def recommend_command(
         typer.Option("--exclude", help="Never these items or genres (ITEM or genre:NAME; "
                                        "repeatable)."),
     ] = None,
+    device: ScoreDeviceOpt = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
     """Top-N items for a known user (--user) or a new one given by ratings (--rate)."""
@@ -107,7 +108,7 @@ def recommend_command(
             "give either --user ID for a known user or --rate ITEM=RATING (repeatable) "
             "for a new one"
         )
-    model = _load(model_dir)
+    model = _load(model_dir, device)
     item_filter = ItemFilter.of(min_ratings, include, exclude)
     if user is not None:
         result = recommend(model, user, n=n, exclude_seen=not include_seen,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from embrec.cli.options import ScoreDeviceOpt
 from embrec.errors import ConfigError
 
 LOOPBACK_NAMES = {"localhost"}
@@ -49,6 +50,7 @@ def serve_command(
         int, typer.Option("--max-body-bytes", help="Largest request body accepted.")
     ] = 64 * 1024,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    device: ScoreDeviceOpt = "cpu",
 ) -> None:
     """Serve a model: JSON API (OpenAPI at /docs), the web page at /, a durable rating store."""
     import uvicorn
@@ -72,7 +74,8 @@ def serve_command(
         raise ConfigError(f"--max-body-bytes {max_body_bytes} must be positive") from None
     if threads < 1:
         raise ConfigError(f"--threads {threads} must be at least 1")
-    app = create_app(model_dir, db_path=db, token=token, limits=limits, warm_up=False)
+    app = create_app(model_dir, db_path=db, token=token, limits=limits, warm_up=False,
+                     device=device)
     service = app.state.service
     if workers == 1:
         limit_threads(threads)
@@ -95,7 +98,7 @@ def serve_command(
         service.store.close()
     del app, service
     settings = {"model_dir": model_dir, "db": db or "", "token": token or "",
-                "max_body_bytes": max_body_bytes, "threads": threads}
+                "max_body_bytes": max_body_bytes, "threads": threads, "device": device}
     for key, value in settings.items():
         os.environ[ENVIRONMENT_KEYS[key]] = str(value)
     uvicorn.run(f"{app_from_environment.__module__}:{app_from_environment.__name__}",

@@ -23,6 +23,7 @@ from embrec.cli.options import (
     with_flags,
 )
 from embrec.cli.reader_options import load_ratings
+from embrec.device import resolve_device
 from embrec.errors import ConfigError
 
 SplitOpt = Annotated[
@@ -218,6 +219,7 @@ def train_command(
 
         get_ranker(ranker)
     hyperparameters = {**hyper.for_model(model), **stopping.values()}
+    resolve_device(hyperparameters.get("device", "auto"))  # before any data is read
     if threads is not None:
         hyperparameters["threads"] = threads
     main_rank = context is None or context.is_main
@@ -286,6 +288,7 @@ def train_command(
         "stopped": trained.history.stopped,
         "train_seconds": round(trained.history.train_seconds, 4),
         "ratings_per_second": round(trained.history.ratings_per_second, 1),
+        "device": trained.train_config.get("device"),
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
         "ranker": None if trained.ranker is None else trained.ranker.describe(),
@@ -339,6 +342,7 @@ def lr_find_command(
     """
     from embrec.training.lr_advice import advise_lr
 
+    resolve_device(hyper.for_model(model).get("device", "auto"))
     _, parts = load_split(dataset, data_dir, split, hyper.seed, reader.options())
     advice = advise_lr(parts.train, model, solver=solver, fraction=carve_out, steps=steps,
                        **hyper.for_model(model))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embrec.data.ratings import Ratings
+from embrec.device import resolve_device
 from embrec.errors import ConfigError
 from embrec.evaluation.fold import FoldResult, FoldTask, run_fold
 from embrec.models.registry import get_spec
@@ -44,6 +45,7 @@ def check_request(model: str, hyper: dict[str, Any], solver: str | None) -> None
             f"model {spec.name!r} has no solver {chosen!r}; choose one of {', '.join(spec.solvers)}"
         )
     split_hyperparameters(spec, hyper, chosen)
+    resolve_device(hyper.get("device", "auto"))
 
 
 def cpu_count() -> int:
@@ -60,6 +62,12 @@ def solver_of(task: FoldTask) -> str:
     return task.solver or get_spec(task.model).solvers[0]
 
 
+def trains_on_gpu(task: FoldTask) -> bool:
+    """Whether a task's fit runs on a CUDA GPU (the torch solver, with a GPU there or asked for)."""
+    return (solver_of(task) == "torch"
+            and resolve_device(task.hyper.get("device", "auto")).type == "cuda")
+
+
 def default_workers(tasks: Sequence[FoldTask]) -> int:
     """Worker processes for ``tasks`` when none are asked for.
 
@@ -74,9 +82,10 @@ def default_workers(tasks: Sequence[FoldTask]) -> int:
     on one. So torch fits go to single-threaded workers (a few tenths
     of a second lost on small torch models when the machine is idle), and the
     compiled solvers, whose folds take less time than a worker takes to start,
-    stay in one process.
+    stay in one process. Fits on a GPU stay in one process too: they share the one
+    device, and each worker would hold a CUDA context of its own.
     """
-    if not any(solver_of(task) == "torch" for task in tasks):
+    if not any(solver_of(task) == "torch" for task in tasks) or any(map(trains_on_gpu, tasks)):
         return 1
     return max(1, min(cpu_count(), len(tasks)))
 

@@ -47,7 +47,7 @@ class PairModel(nn.Module):
         """Predicted ratings of every item for each user: ``(len(users), n_items)``."""
         n_items = self.n_items
         grid_users = users.repeat_interleave(n_items)
-        grid_items = torch.arange(n_items).repeat(len(users))
+        grid_items = torch.arange(n_items, device=users.device).repeat(len(users))
         return self.forward(grid_users, grid_items).view(len(users), n_items)
 
 

@@ -162,6 +162,7 @@ def create_app(
     store: RatingStore | None = None,
     warm_up: bool = True,
     fast_lane: bool = True,
+    device: str = "cpu",
 ) -> FastAPI:
     """The FastAPI application serving one model bundle.
 
@@ -170,8 +171,10 @@ def create_app(
     the server keeps no ratings. With ``token``, writes need that bearer token.
     ``fast_lane`` answers the plainly valid recommendation requests without
     FastAPI's per-request layers (:mod:`.fast_lane`), with the same answers.
+    ``device`` is where a bundle loaded from a folder scores (``cpu``, ``cuda``...).
     """
-    model = model_dir if isinstance(model_dir, TrainedModel) else TrainedModel.load(model_dir)
+    model = (model_dir if isinstance(model_dir, TrainedModel)
+             else TrainedModel.load(model_dir, device))
     if store is None and db_path is not None:
         store = open_store(db_path)
     limits = limits or Limits()
@@ -214,6 +217,7 @@ ENVIRONMENT_KEYS = {
     "token": "EMBREC_TOKEN",
     "max_body_bytes": "EMBREC_SERVE_MAX_BODY_BYTES",
     "threads": "EMBREC_SERVE_THREADS",
+    "device": "EMBREC_SERVE_DEVICE",
 }
 
 
@@ -241,7 +245,8 @@ def app_from_environment() -> FastAPI:
     settings = {key: os.environ.get(name, "") for key, name in ENVIRONMENT_KEYS.items()}
     limits = Limits(max_body_bytes=int(settings["max_body_bytes"] or 64 * 1024))
     app = create_app(settings["model_dir"], db_path=settings["db"] or None,
-                     token=settings["token"] or None, limits=limits, warm_up=False)
+                     token=settings["token"] or None, limits=limits, warm_up=False,
+                     device=settings["device"] or "cpu")
     limit_threads(int(settings["threads"] or 1))
     app.state.service.warm_up()
     return app

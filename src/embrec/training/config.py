@@ -6,14 +6,12 @@ result so a number can be reproduced from it.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from embrec.device import DEVICE_PATTERN
 from embrec.errors import ConfigError
-
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
 class TrainConfig(BaseModel):

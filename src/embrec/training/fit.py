@@ -31,6 +31,7 @@ from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
 from embrec.data.sufficiency import require_enough
 from embrec.data.transform import RatingTransform
+from embrec.device import device_name
 from embrec.errors import ConfigError
 from embrec.models.rankers import fit_ranker
 from embrec.models.registry import ModelConfig, ModelSpec, get_spec
@@ -223,9 +224,12 @@ def fit(
             checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
             resume=resume, on_epoch=on_epoch,
         )
+        trained_on = config.device
         if distributed is None:
             problem = Problem(spec, model_config, config, reference, fallback, verbose=verbose)
-            module, history, model_config = run_solver(solver_cls(problem), **options)
+            fitter = solver_cls(problem)
+            trained_on = device_name(fitter.device)
+            module, history, model_config = run_solver(fitter, **options)
         else:
             module, history, model_config = distributed.fitter(solver)(
                 spec, model_config, config, reference, fallback, **options)
@@ -237,11 +241,12 @@ def fit(
         module=module,
         train=fit_part,
         fallback=transform.inverse_fallback(fallback),
-        train_config=config.model_dump(),
+        train_config={**config.model_dump(), "device": trained_on},
         solver=solver,
         history=history.in_rating_units(transform.factor),
         provenance={"fingerprint": train.fingerprint(), "seed": config.seed, **(provenance or {})},
         transform=transform,
+        device=trained_on,
     )
     if ranker is not None:
         trained.ranker = fit_ranker(fit_part, ranker, seed=config.seed)

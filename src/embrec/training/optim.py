@@ -24,6 +24,8 @@ from embrec.training.schedule import WARM_UP, learning_rate, one_cycle_momentum
 
 SPARSE_OPTIMIZERS = frozenset({"sparse-adam", "lazy-adam", "row-adagrad"})
 """Optimiser choices that build embedding tables with ``sparse=True``."""
+CPU_OPTIMIZERS = frozenset({"lazy-adam", "row-adagrad"})
+"""Optimiser choices whose row updates are compiled CPU kernels (numpy arrays)."""
 
 
 class Optimizers:
@@ -72,9 +74,12 @@ def _dense_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.o
         return torch.optim.SGD(
             params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay
         )
+    # On a GPU, Adam's update of every tensor is one fused kernel (the same arithmetic).
+    fused = True if all(p.is_cuda for p in params) else None
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay,
+                                fused=fused)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
 def _sparse_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:

@@ -88,6 +88,8 @@ class Solver(ABC):
     """Whether the loop may restore the best monitored epoch's parameters (and stop early)."""
     best_phases: frozenset[str] | None = None
     """The phases whose epochs may be kept as the best (None: every epoch)."""
+    device: torch.device = torch.device("cpu")
+    """Where the solver trains (the compiled solvers: always the CPU); the bundle records it."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem

@@ -6,15 +6,18 @@ squared error over the observed entries of a batch of rows, plus their own L2
 term scaled by ``1 / N_observed`` (so the per-batch objective is the model's
 full objective divided by the number of ratings).
 
-The network and the training tensors are moved to ``config.device`` once. An
-epoch's loss is summed on the device and read once at its end: no batch waits
-for the device (no ``.item()`` per batch). A NaN or infinite loss is found at
-the end of the epoch it happened in.
+The network and the training tensors are moved to ``config.device`` once
+(:mod:`embrec.training.batches`: permutations, batches and autoencoder rows are
+made there). An epoch's loss is summed on the device and read once at its end:
+no batch waits for the device (no ``.item()`` per batch). A NaN or infinite loss
+is found at the end of the epoch it happened in. The held-out sets are scored
+on the device too; :meth:`TorchSolver.finish` hands the network back on the CPU.
+Adam and AdamW use their fused kernels on a GPU. ``lazy-adam`` and
+``row-adagrad`` update rows with compiled CPU kernels and are refused on a GPU.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -22,39 +25,15 @@ import torch
 from torch import nn
 
 from embrec.data.ratings import Ratings
+from embrec.device import device_name, resolve_device
 from embrec.errors import ConfigError, TrainingDiverged
 from embrec.models.registry import ModelConfig
 from embrec.predictor import Fallback, Predictor
 from embrec.training.batches import PairBatches, RowBatches
 from embrec.training.config import TRAIN_KEYS, TrainConfig
-from embrec.training.optim import SPARSE_OPTIMIZERS, make_optimizers
+from embrec.training.optim import CPU_OPTIMIZERS, SPARSE_OPTIMIZERS, make_optimizers
 from embrec.training.scores import Evaluation, score_predictions
 from embrec.training.solver import EpochStep, Problem, Solver
-
-CUDA_HINT = (
-    "install the CUDA build of torch (pip install torch --index-url "
-    "https://download.pytorch.org/whl/cu124, the same version) on a machine with an NVIDIA GPU, "
-    "or use --device cpu"
-)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> the first CUDA GPU when torch sees one, else the CPU; ``cuda`` checked."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"--device {device}: no CUDA GPU is visible to torch "
-                f"(torch.cuda.is_available() is False); {CUDA_HINT}"
-            )
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"--device {device}: torch sees {torch.cuda.device_count()} CUDA GPU(s), "
-                f"numbered from 0; choose one of them"
-            )
-    return torch.device(device)
 
 
 def evaluate(predictor: Predictor, ratings: Ratings) -> Evaluation:
@@ -79,6 +58,11 @@ class TorchSteps:
         device: torch.device | None = None,
     ) -> None:
         self.device = device or torch.device("cpu")
+        if self.device.type != "cpu" and config.optimizer in CPU_OPTIMIZERS:
+            raise ConfigError(
+                f"--device {device_name(self.device)}: the {config.optimizer} optimizer updates "
+                "its rows with compiled CPU kernels; use --optimizer sparse-adam or adamw on a GPU"
+            )
         self.module = module.to(self.device)
         self.network = wrapped or self.module
         self.config = config
@@ -131,12 +115,12 @@ class TorchSteps:
             )
         return value, count
 
-    def cpu_module(self) -> nn.Module:
-        """The network on the CPU (itself when it trains there), for predicting from numpy."""
-        return self.module if self.device.type == "cpu" else copy.deepcopy(self.module).cpu()
-
     def predictor(self) -> Predictor:
-        return Predictor(self.cpu_module(), self.train, self.fallback, self.train.scale)
+        """Predictions of the network as it trains, computed on its device."""
+        return Predictor(self.module, self.train, self.fallback, self.train.scale)
+
+
+__all__ = ["TorchSolver", "TorchSteps", "evaluate", "resolve_device"]
 
 
 class TorchSolver(Solver):
@@ -152,8 +136,9 @@ class TorchSolver(Solver):
         if module is None:
             sparse = config.optimizer in SPARSE_OPTIMIZERS
             module = problem.spec.build(problem.model_config, problem.shape, sparse)
+        self.device = resolve_device(config.device)
         self.steps = TorchSteps(module, config, problem.train, problem.fallback, rank=rank,
-                                world=world, wrapped=wrapped, device=resolve_device(config.device))
+                                world=world, wrapped=wrapped, device=self.device)
 
     @classmethod
     def for_module(cls, module: nn.Module, config: TrainConfig, train: Ratings,
@@ -180,16 +165,21 @@ class TorchSolver(Solver):
         return {name: evaluate(predictor, ratings) for name, ratings in self.watched.items()}
 
     def state(self) -> dict[str, Any]:
-        return {
+        state = {
             "model": {k: v.detach().cpu() for k, v in self.steps.module.state_dict().items()},
             "optimizers": self.steps.optimizers.state_dict(),
             "rng": torch.get_rng_state(),
         }
+        if self.device.type == "cuda":  # dropout on a GPU draws from the GPU's generator
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.steps.module.load_state_dict(state["model"])
         self.steps.optimizers.load_state_dict(state["optimizers"])
         torch.set_rng_state(state["rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self.steps.module.state_dict().items()}
