@@ -27,7 +27,6 @@ and the torch optimiser's curvature history, so ``--resume`` continues exactly.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from typing import Any
@@ -36,12 +35,13 @@ import numpy as np
 import torch
 
 from embrec.data.ratings import Ratings
+from embrec.device import resolve_device
 from embrec.models.glocal_k import GLocalK
 from embrec.models.registry import ModelConfig
 from embrec.predictor import Predictor
 from embrec.training.scores import Evaluation
 from embrec.training.solver import EpochStep, Problem, Solver
-from embrec.training.torch_solver import evaluate, resolve_device
+from embrec.training.torch_solver import evaluate
 
 HISTORY_SIZE = 10
 PRETRAIN, FINETUNE = "pre-train", "fine-tune"
@@ -176,9 +176,8 @@ class GLocalSolver(Solver):
         return {name: evaluate(predictor, ratings) for name, ratings in self.watched.items()}
 
     def _predictor(self) -> Predictor:
-        """A predictor over the network on the CPU (a copy when it trains elsewhere)."""
-        module = self.module if self.device.type == "cpu" else copy.deepcopy(self.module).cpu()
-        return Predictor(module, self.problem.train, self.problem.fallback,
+        """A predictor that scores on the training device."""
+        return Predictor(self.module, self.problem.train, self.problem.fallback,
                          self.problem.train.scale)
 
     def diverged_hint(self) -> str:
