@@ -10,7 +10,11 @@ What a user waits for, not only the solver's epochs:
    command (a fresh process: imports, data, five fits, the table);
 2. the same beside one CPU-bound neighbour process (``while True: pass``) that
    this script starts and stops (it ends by itself after ``--neighbour-limit``
-   seconds in any case); the ratio neighbour / quiet is the cost of sharing;
+   seconds in any case); the ratio neighbour / quiet is the cost of sharing. A
+   reference kernel that embrec does not touch (a 400 x 400 matrix product on one
+   BLAS thread, 20 times) is timed in both conditions too: its ratio is what the
+   machine itself charges one thread for a busy neighbour (on a VM whose two
+   vCPUs share a physical core, about 2x for any numeric kernel);
 3. ``fit(preset="fast")`` on ml-latest-small (a random 20 % test part, seed 0)
    against Cornac's MF (k 10, 25 epochs, the settings of ``benchmarks/speed.py``'s
    folds table) in the same run, both on the same training ratings, when
@@ -68,6 +72,19 @@ def cv_command(data_dir: str) -> float:
     return time.perf_counter() - started
 
 
+def reference_kernel() -> float:
+    """Seconds of 20 products of 400 x 400 matrices on one BLAS thread (see the docstring)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((400, 400)), rng.random((400, 400))
+    with threadpool_limits(1):
+        started = time.perf_counter()
+        for _ in range(20):
+            a @ b
+        return time.perf_counter() - started
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -81,6 +98,7 @@ def cv_cells(ratings, data_dir: str, repeats: int, limit_s: int) -> dict:
             time.sleep(0.5 if neighbour else 0.0)
             load = os.getloadavg()[0]
             runs = [cv_in_process(ratings, data_dir) for _ in range(repeats)]
+            kernel = [reference_kernel() for _ in range(repeats)]
             commands = [cv_command(data_dir) for _ in range(max(1, repeats // 2))]
         finally:
             if neighbour is not None:
@@ -92,6 +110,7 @@ def cv_cells(ratings, data_dir: str, repeats: int, limit_s: int) -> dict:
             "cross_validate_wall_seconds": round(median([r[1] for r in runs]), 3),
             "embrec_cv_command_seconds": round(median(commands), 3),
             "rmse_mean": round(runs[0][2], 4),
+            "reference_kernel_seconds": round(median(kernel), 4),
             "all_fit_seconds": [round(r[0], 3) for r in runs],
         }
     return cells
@@ -152,19 +171,24 @@ def main() -> None:
     cells = cv_cells(ratings, args.data_dir, args.repeats, args.neighbour_limit)
     print("ml-100k official folds, --preset fast, medians of "
           f"{args.repeats} (cv command: of {max(1, args.repeats // 2)})")
-    print("| condition | load | fit s, 5 folds | cross_validate s | embrec cv command s | RMSE |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| condition | load | fit s, 5 folds | cross_validate s | embrec cv command s | RMSE "
+          "| reference kernel s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for condition, cell in cells.items():
         print(f"| {condition} | {cell['load_average']:.1f} | {cell['fit_seconds_5_folds']:.3f} | "
               f"{cell['cross_validate_wall_seconds']:.3f} | "
-              f"{cell['embrec_cv_command_seconds']:.2f} | {cell['rmse_mean']:.4f} |")
+              f"{cell['embrec_cv_command_seconds']:.2f} | {cell['rmse_mean']:.4f} | "
+              f"{cell['reference_kernel_seconds']:.3f} |")
     quiet, busy = cells["quiet"], cells["one busy neighbour"]
     ratio = busy["fit_seconds_5_folds"] / quiet["fit_seconds_5_folds"]
-    print(f"neighbour / quiet, fit seconds: {ratio:.2f}x")
+    machine = busy["reference_kernel_seconds"] / quiet["reference_kernel_seconds"]
+    print(f"neighbour / quiet: embrec's fit seconds {ratio:.2f}x, the reference kernel "
+          f"{machine:.2f}x (what the machine charges any one thread)")
     versus = against_cornac(args.data_dir, args.repeats)
     print("\nml-latest-small, random 20 % (seed 0), whole fit of --preset fast against Cornac MF")
     print(json.dumps(versus))
     print(json.dumps({"cv": cells, "neighbour_over_quiet": round(ratio, 2),
+                      "reference_kernel_neighbour_over_quiet": round(machine, 2),
                       "ml_latest_small": versus, "repeats": args.repeats, "seed": 0}))
 
 
