@@ -38,6 +38,9 @@ def test_train_prints_the_epoch_table_and_a_json_summary(data_dir, tmp_path, cap
     assert summary["epochs"] == 3 and summary["split"] == "u1"
     assert 0.85 < summary["valid_rmse"] < 0.97
     assert summary["ratings_per_second"] > 0 and summary["train_seconds"] > 0
+    # The whole command (reading, splitting, scoring, saving) takes longer than its epochs.
+    assert summary["command_seconds"] > summary["train_seconds"]
+    assert 0 < summary["command_ratings_per_second"] < summary["ratings_per_second"]
     assert load(summary["model_dir"]).metrics["test_rmse"] == pytest.approx(summary["valid_rmse"])
 
 
