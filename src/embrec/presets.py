@@ -53,7 +53,8 @@ class Preset:
 
     def describe(self) -> str:
         params = ", ".join(f"{k}={v}" for k, v in self.hyperparameters.items())
-        return f"preset {self.name}: {self.model} (solver {self.solver}; {params}): {self.summary}"
+        solver = f"solver {self.solver}" + (f"; {params}" if params else "")
+        return f"preset {self.name}: {self.model} ({solver}): {self.summary}"
 
 
 PRESETS: dict[str, Preset] = {
@@ -68,6 +69,14 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "best",
+            "bfm",
+            "gibbs",
+            {"factors": 16, "epochs": 400, "burn_in": 100},
+            "Bayesian FM with implicit feedback both ways and side information, Gibbs "
+            "sampling; ml-100k u1..u5 mean RMSE 0.881 (u1 0.886), minutes per fold",
+        ),
+        Preset(
+            "bayes",
             "bfm",
             "gibbs",
             {"factors": 16, "epochs": 400, "burn_in": 100},
