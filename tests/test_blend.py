@@ -117,6 +117,22 @@ def test_a_bundle_round_trip_gives_identical_predictions_and_fold_ins(blend, u1,
 
 
 @pytest.mark.realdata
+def test_a_blend_with_a_bayesian_fm_member_comes_back_from_its_bundle(u1, tmp_path):
+    train, test = u1
+    members = [{"model": "bfm", "hyperparameters": {"epochs": 6, "burn_in": 2, "factors": 4,
+                                                    "fold_in_samples": 2}},
+               {"model": "baseline"}]
+    trained = fit(train, "blend", test=test, members=members, verbose=False)
+    again = load(trained.save(tmp_path / "blend-bfm"))
+    assert again.model_config.members[0].hyperparameters["width"] is not None
+    np.testing.assert_array_equal(again.predictor.predict(test.users, test.items)[0],
+                                  trained.predictor.predict(test.users, test.items)[0])
+    items, values = np.array([0, 49, 99]), np.array([5, 4, 1], np.float32)
+    np.testing.assert_allclose(make_fold_in(again).scores(items, values),
+                               make_fold_in(trained).scores(items, values), atol=1e-5)
+
+
+@pytest.mark.realdata
 def test_a_new_user_with_a_known_users_ratings_scores_like_that_user(blend):
     train = blend.train
     user = int(np.argmax(train.user_counts()))

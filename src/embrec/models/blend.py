@@ -188,10 +188,8 @@ class BlendFoldIn(FoldIn):
             m.description for m in self.members) + ")"
 
     def scores(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
-        total = np.full(0, 0.0)
-        for weight, member in zip(self.weights[1:], self.members):
-            part = weight * member.scores(items, values).astype(np.float64)
-            total = part if not len(total) else total + part
+        total = sum(weight * member.scores(items, values).astype(np.float64)
+                    for weight, member in zip(self.weights[1:], self.members))
         return (self.weights[0] + total).astype(np.float32)
 
 

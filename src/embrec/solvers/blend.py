@@ -27,7 +27,7 @@ from embrec.data.align import align_ratings
 from embrec.data.splits import holdout_validation
 from embrec.errors import ConfigError
 from embrec.models.blend import BlendConfig, BlendMember, ridge_weights
-from embrec.models.registry import ModelConfig
+from embrec.models.registry import ModelConfig, get_spec
 from embrec.training.scores import Evaluation, score_predictions
 from embrec.training.solver import EpochStep, Problem, Solver
 
@@ -116,9 +116,10 @@ class BlendSolver(Solver):
     def finish(self) -> tuple[torch.nn.Module, ModelConfig]:
         """The blend network of the members fitted on all of train, and the fitted config.
 
-        Each member's hyperparameters are recorded with its model config as fitted
-        (a solver may set fields, as the Gibbs sampler's ``width``), so the
-        bundle rebuilds the same networks.
+        Each member's hyperparameters are recorded as its training options and its
+        model config as fitted (a solver may set fields, as the Gibbs sampler's
+        ``width``; old spellings become the new ones), so the bundle rebuilds the
+        same networks.
         """
         if self.weights is None or len(self.fitted) < len(self.members):
             raise ConfigError("the blend stopped before all its members were fitted; "
@@ -126,7 +127,8 @@ class BlendSolver(Solver):
         problem = self.problem
         members = tuple(
             BlendMember(model=m.model, solver=trained.solver, hyperparameters={
-                **m.hyperparameters, **trained.model_config.model_dump(mode="json")})
+                **{k: v for k, v in m.hyperparameters.items() if not get_spec(m.model).accepts(k)},
+                **trained.model_config.model_dump(mode="json")})
             for m, trained in zip(self.members, self.fitted)
         )
         fitted = problem.model_config.model_copy(update={"members": members})
