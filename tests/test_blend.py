@@ -68,11 +68,28 @@ def test_a_bad_blend_config_is_a_config_error_naming_the_field(values, message):
         get_spec("blend").make_config(values)
 
 
-def test_the_blend_cannot_be_checkpointed(tmp_path):
-    train = generate_ratings(60, 40, 900, seed=3)
-    with pytest.raises(ConfigError, match="cannot be checkpointed"):
-        fit(train, "blend", members=[{"model": "baseline"}], verbose=False,
-            checkpoint_dir=tmp_path / "ckpt")
+def test_an_interrupted_blend_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
+    train = generate_ratings(120, 80, 3_000, seed=3)
+    members = [{"model": "baseline"},
+               {"model": "mf-bias", "hyperparameters": {"epochs": 3}},
+               {"model": "autorec", "hyperparameters": {"factors": 16, "epochs": 3}}]
+    straight = fit(train, "blend", members=members, verbose=False)
+    folder = tmp_path / "ckpt"
+
+    def stop_after_four(record):
+        if record.epoch == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(ConfigError, match="stopped after 4 of its 6 member fits; resume"):
+        fit(train, "blend", members=members, verbose=False, checkpoint_dir=folder,
+            on_epoch=stop_after_four)
+    resumed = fit(train, "blend", members=members, verbose=False, checkpoint_dir=folder,
+                  resume=True)
+    assert len(resumed.history.epochs) == 6
+    np.testing.assert_array_equal(resumed.module.weights.numpy(), straight.module.weights.numpy())
+    users, items = train.users[:300], train.items[:300]
+    np.testing.assert_allclose(resumed.predictor.predict(users, items)[0],
+                               straight.predictor.predict(users, items)[0], atol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -13,23 +13,61 @@ in as ``Problem.fitter`` so this module sits below it), with its own solver,
 defaults and hyperparameters and the blend's seed. The epoch table shows each
 fit as a row (its phase names the member); the held-out sets are scored after
 epoch ``k`` (the carve-out fits under the blend's weights) and after the last.
-A blend is not checkpointed: a member fit is the unit of work.
+
+A checkpoint, written after each member's fit, holds the carve-out predictions,
+the weights and every member fitted so far (its network's tensors, its fitted
+config and solver), so ``--resume`` continues with the next member fit; a
+member's fit itself is not resumed part way.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from embrec.data.align import align_ratings
+from embrec.data.ratings import Ratings
 from embrec.data.splits import holdout_validation
 from embrec.errors import ConfigError
 from embrec.models.blend import BlendConfig, BlendMember, ridge_weights
 from embrec.models.registry import ModelConfig, get_spec
+from embrec.predictor import Fallback, Predictor
 from embrec.training.scores import Evaluation, score_predictions
-from embrec.training.solver import EpochStep, Problem, Solver
+from embrec.training.solver import EpochStep, Problem, Solver, shape_of
+
+
+@dataclass
+class FittedMember:
+    """A member's fitted network, its config and solver as fitted, and its predictor."""
+
+    module: torch.nn.Module
+    model_config: ModelConfig
+    solver: str
+    predictor: Predictor
+
+    @classmethod
+    def of(cls, trained: Any) -> FittedMember:
+        """From the TrainedModel that ``fit`` returned."""
+        return cls(trained.module, trained.model_config, trained.solver, trained.predictor)
+
+    @classmethod
+    def rebuild(cls, model: str, state: dict[str, Any], train: Ratings) -> FittedMember:
+        """From :meth:`to_state`, fitted on ``train`` (on the reference scale, as the blend's)."""
+        spec = get_spec(model)
+        config = spec.make_config(state["config"], stored=True)
+        fallback = Fallback.fit(train)
+        module = spec.build(config, shape_of(train, fallback.global_mean), False)
+        module.load_state_dict(state["tensors"], strict=True)
+        module.eval()
+        predictor = Predictor(module, train, fallback, train.scale)
+        return cls(module, config, state["solver"], predictor)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"config": self.model_config.model_dump(mode="json"), "solver": self.solver,
+                "tensors": {k: v.detach().cpu() for k, v in self.module.state_dict().items()}}
 
 
 class BlendSolver(Solver):
@@ -53,8 +91,10 @@ class BlendSolver(Solver):
         self.carve = align_ratings(part.test, part.train).ratings
         self.carve_predictions: list[np.ndarray] = []
         self.weights: np.ndarray | None = None
-        self.fitted: list[Any] = []
+        self.fitted: list[FittedMember] = []
         """The members as fitted last: on the carve-out's complement, then on all of train."""
+        self.done = 0
+        """Member fits done (epochs run)."""
 
     def _fit_member(self, member: BlendMember, train: Any) -> Any:
         hyperparameters = {"seed": self.config.seed, **member.hyperparameters}
@@ -71,12 +111,13 @@ class BlendSolver(Solver):
         if carve_phase:
             raw, _ = trained.predictor.predict(self.carve.users, self.carve.items, clip=False)
             self.carve_predictions.append(raw.astype(np.float64))
-            self.fitted.append(trained)
+            self.fitted.append(FittedMember.of(trained))
             if epoch == k - 1:
                 self.weights = ridge_weights(np.column_stack(self.carve_predictions),
                                              self.carve.values, self.problem.model_config.alpha)
         else:
-            self.fitted[epoch - k] = trained
+            self.fitted[epoch - k] = FittedMember.of(trained)
+        self.done = epoch + 1
         records = trained.history.epochs
         loss = float(records[-1].train_loss) if records else 0.0
         phase = ("carve-out: " if carve_phase else "all: ") + member.model
@@ -101,17 +142,29 @@ class BlendSolver(Solver):
         return self.weights[0] + np.column_stack(columns).astype(np.float64) @ self.weights[1:]
 
     def scores(self) -> dict[str, Evaluation]:
-        if self.weights is None or len(self.fitted) < len(self.members):
+        if self.done not in (len(self.members), self.epochs):  # members of one phase only
             return {}
         return {name: score_predictions(self._blend(r.users, r.items), r.values, r.scale)
                 for name, r in self.watched.items()}
 
     def state(self) -> dict[str, Any]:
-        raise ConfigError("a blend cannot be checkpointed or resumed (each epoch is a whole "
-                          "member fit); drop --checkpoint-dir / --resume")
+        return {
+            "done": self.done,
+            "carve_predictions": [torch.from_numpy(p) for p in self.carve_predictions],
+            "weights": None if self.weights is None else torch.from_numpy(self.weights.copy()),
+            "fitted": [m.to_state() for m in self.fitted],
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.state()
+        k = len(self.members)
+        self.done = int(state["done"])
+        self.carve_predictions = [t.numpy().copy() for t in state["carve_predictions"]]
+        self.weights = None if state["weights"] is None else state["weights"].numpy().copy()
+        self.fitted = [
+            FittedMember.rebuild(member.model, saved,
+                                 self.problem.train if j < self.done - k else self.fit_part)
+            for j, (member, saved) in enumerate(zip(self.members, state["fitted"]))
+        ]
 
     def finish(self) -> tuple[torch.nn.Module, ModelConfig]:
         """The blend network of the members fitted on all of train, and the fitted config.
@@ -121,9 +174,9 @@ class BlendSolver(Solver):
         ``width``; old spellings become the new ones), so the bundle rebuilds the
         same networks.
         """
-        if self.weights is None or len(self.fitted) < len(self.members):
-            raise ConfigError("the blend stopped before all its members were fitted; "
-                              "fit it again without interrupting")
+        if self.done < self.epochs:
+            raise ConfigError(f"the blend stopped after {self.done} of its {self.epochs} member "
+                              "fits; resume from its checkpoint (--resume) or fit it again")
         problem = self.problem
         members = tuple(
             BlendMember(model=m.model, solver=trained.solver, hyperparameters={
