@@ -68,6 +68,18 @@ def test_a_bad_blend_config_is_a_config_error_naming_the_field(values, message):
         get_spec("blend").make_config(values)
 
 
+@pytest.mark.parametrize("member, message", [
+    ({"model": "mf", "hyperparameters": {"epoch": 3}}, "unknown hyperparameter 'epoch'"),
+    ({"model": "bfm", "solver": "torch"}, "has no solver 'torch'"),
+    ({"model": "nope"}, "unknown model 'nope'"),
+    ({"model": "autorec", "hyperparameters": {"factors": "wide"}}, "autorec.*factors"),
+])
+def test_a_bad_member_is_refused_before_any_member_is_fitted(member, message):
+    train = generate_ratings(60, 40, 900, seed=3)
+    with pytest.raises(ConfigError, match=message):
+        fit(train, "blend", members=[{"model": "baseline"}, member], verbose=False)
+
+
 def test_an_interrupted_blend_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
     train = generate_ratings(120, 80, 3_000, seed=3)
     members = [{"model": "baseline"},

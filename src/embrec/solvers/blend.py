@@ -32,11 +32,27 @@ from embrec.data.align import align_ratings
 from embrec.data.ratings import Ratings
 from embrec.data.splits import holdout_validation
 from embrec.errors import ConfigError
-from embrec.models.blend import BlendConfig, BlendMember, ridge_weights
+from embrec.models.blend import BlendConfig, BlendMember, member_config, ridge_weights
 from embrec.models.registry import ModelConfig, get_spec
 from embrec.predictor import Fallback, Predictor
+from embrec.training.config import TRAIN_KEYS
 from embrec.training.scores import Evaluation, score_predictions
 from embrec.training.solver import EpochStep, Problem, Solver, shape_of
+
+
+def check_member(member: BlendMember) -> None:
+    """A ConfigError for a member that ``fit`` would refuse, before any member is fitted."""
+    spec = get_spec(member.model)
+    if member.solver is not None and member.solver not in spec.solvers:
+        raise ConfigError(f"blend member {member.model!r} has no solver {member.solver!r}; "
+                          f"choose one of {', '.join(spec.solvers)}")
+    unknown = [k for k in member.hyperparameters
+               if not spec.accepts(k) and k not in TRAIN_KEYS and k != "reg"]
+    if unknown:
+        raise ConfigError(f"blend member {member.model!r}: unknown hyperparameter "
+                          f"{unknown[0]!r}; accepted: "
+                          f"{', '.join(sorted({*spec.config_cls.accepted_names(), *TRAIN_KEYS}))}")
+    member_config(spec, member)
 
 
 @dataclass
@@ -85,6 +101,8 @@ class BlendSolver(Solver):
             raise ConfigError("the blend solver fits its members with fit(); call embrec.fit")
         config: BlendConfig = problem.model_config
         self.members: tuple[BlendMember, ...] = config.members
+        for member in self.members:
+            check_member(member)
         self.epochs = 2 * len(self.members)
         part = holdout_validation(problem.train, config.carve_fraction, config.carve_seed)
         self.fit_part = part.train
