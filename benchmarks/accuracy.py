@@ -12,7 +12,8 @@ read from the data directory for everyone:
   library's defaults (seeded). This file runs itself there with ``--peer``,
   importing nothing from embrec, and reports one JSON line per method and fold.
 * embrec: ``baseline``, ``mf-bias`` (its defaults), the ``fast`` preset,
-  ``autorec`` (its defaults) and the ``best`` preset, through
+  ``autorec`` (its defaults), the ``bayes`` preset (the Bayesian FM) and the
+  ``best`` preset (the blend of the Bayesian FM, autorec and mf-bias), through
   :func:`embrec.evaluation.crossval.cross_validate`.
 
 Every prediction is clipped to 1..5; a pair a method cannot score (a user or
@@ -42,7 +43,7 @@ PEERS_PYTHON = HERE / "peers" / ".venv" / "bin" / "python"
 FOLDS = ("u1", "u2", "u3", "u4", "u5")
 PEER_METHODS = ("Surprise BaselineOnly", "Surprise SVD", "Surprise SVD++",
                 "Surprise KNNBaseline", "LensKit biased ALS", "Cornac MF")
-EMBREC_ROWS = ("baseline", "mf-bias", "preset fast", "autorec", "preset best")
+EMBREC_ROWS = ("baseline", "mf-bias", "preset fast", "autorec", "preset bayes", "preset best")
 
 
 def read_fold(folder: Path, name: str) -> np.ndarray:
@@ -156,15 +157,16 @@ def run_peers(python: Path, folder: Path, methods: list[str]) -> list[dict]:
 def embrec_setups() -> dict[str, tuple[str, str | None, dict]]:
     from embrec.presets import get_preset
 
-    fast, best = get_preset("fast"), get_preset("best")
+    fast, bayes, best = get_preset("fast"), get_preset("bayes"), get_preset("best")
     return {
         "baseline": ("baseline", None, {}),
         "mf-bias": ("mf-bias", None, {}),
         "preset fast": (fast.model, fast.solver, dict(fast.hyperparameters)),
         "autorec": ("autorec", None, {}),
+        "preset bayes": (bayes.model, bayes.solver, dict(bayes.hyperparameters)),
         "preset best": (best.model, best.solver, dict(best.hyperparameters)),
-        "bfm, no side information": (best.model, best.solver,
-                                     {**best.hyperparameters, "side": False}),
+        "bfm, no side information": (bayes.model, bayes.solver,
+                                     {**bayes.hyperparameters, "side": False}),
     }
 
 

@@ -32,6 +32,9 @@ QUICK = {
     "autorec": {"epochs": 4},
     "deep-ae": {"epochs": 4},
     "bfm": {"epochs": 30, "burn_in": 10},
+    "glocal-k": {"pretrain_epochs": 4, "finetune_epochs": 2},
+    "blend": {"members": [{"model": "baseline"},
+                          {"model": "mf-bias", "hyperparameters": {"epochs": 3}}]},
 }
 MAPPINGS = {"x 20": (20.0, 0.0), "25 r - 24": (25.0, -24.0)}
 

@@ -31,6 +31,9 @@ QUICK: dict[str, dict[str, Any]] = {
     "embnet": {"factors": 16, "layers": "32"},
     "bfm": {"epochs": 6, "burn_in": 2, "factors": 4, "fold_in_samples": 2},
     "glocal-k": {"hidden": 32, "pretrain_epochs": 2, "finetune_epochs": 1},
+    "blend": {"members": [{"model": "baseline"},
+                          {"model": "mf-bias", "hyperparameters": {"epochs": 2}},
+                          {"model": "autorec", "hyperparameters": {"factors": 64, "epochs": 2}}]},
 }
 """Settings that make a model quick to fit (on top of ``epochs=2``)."""
 

@@ -28,9 +28,14 @@ def test_every_preset_names_a_model_its_solver_and_valid_hyperparameters(name):
     assert preset.to_json()["model"] == preset.model and name in preset.describe()
 
 
-def test_fast_and_best_exist_and_best_is_the_bayesian_fm():
-    assert {"fast", "best"} <= set(PRESETS)
-    assert get_preset("best").model == "bfm"
+def test_best_is_the_blend_whose_first_member_is_the_bayes_preset():
+    assert {"fast", "best", "bayes"} <= set(PRESETS)
+    best, bayes = get_preset("best"), get_preset("bayes")
+    assert (best.model, best.solver, bayes.model, bayes.solver) == (
+        "blend", "blend", "bfm", "gibbs")
+    first = get_spec("blend").make_config(best.hyperparameters).members[0]
+    assert (first.model, first.solver, first.hyperparameters) == (
+        bayes.model, bayes.solver, bayes.hyperparameters)
 
 
 def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():
@@ -43,7 +48,7 @@ def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():
 def test_fit_refuses_a_model_or_solver_other_than_the_presets():
     ratings = None  # refused before the data is looked at
     with pytest.raises(ConfigError, match=r"uses model 'bfm', not 'mf'; drop model='mf' or the"):
-        fit(ratings, "mf", preset="best")
+        fit(ratings, "mf", preset="bayes")
     with pytest.raises(ConfigError, match=r"uses solver 'sgd', not 'torch'; drop solver='torch'"):
         fit(ratings, preset="fast", solver="torch")
     with pytest.raises(ConfigError, match="unknown preset 'quick'"):
@@ -51,9 +56,9 @@ def test_fit_refuses_a_model_or_solver_other_than_the_presets():
 
 
 def test_flags_override_the_presets_hyperparameters():
-    _, hyper = apply_preset("best", {"epochs": 20})
-    best = get_preset("best").hyperparameters
-    assert hyper["epochs"] == 20 and hyper["factors"] == best["factors"]
+    _, hyper = apply_preset("bayes", {"epochs": 20})
+    bayes = get_preset("bayes").hyperparameters
+    assert hyper["epochs"] == 20 and hyper["factors"] == bayes["factors"]
 
 
 @pytest.mark.realdata

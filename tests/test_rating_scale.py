@@ -31,6 +31,8 @@ QUICK = {
     "deep-ae": {"epochs": 4},
     "bfm": {"epochs": 30, "burn_in": 10},
     "glocal-k": {"pretrain_epochs": 4, "finetune_epochs": 2},
+    "blend": {"members": [{"model": "baseline"},
+                          {"model": "mf-bias", "hyperparameters": {"epochs": 3}}]},
 }
 SLOW = {"bfm", "embnet", "autorec", "deep-ae", "glocal-k"}
 MAPPINGS = {"x20": (20.0, 0.0), "x25-24": (25.0, -24.0)}

@@ -5,6 +5,10 @@ network, whatever view of the data it was trained on. Pairs whose user or item
 had no training ratings (or is unknown, index -1) get the baseline
 ``μ + b_u + b_i`` instead, and are reported as such: a network has learned
 nothing about them.
+
+A network of ``view == "members"`` (the blend, :mod:`embrec.models.blend`)
+combines member networks: the predictor keeps one predictor per member
+(``members``), asks each for its raw outputs and hands them to the network.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ class Predictor:
         self.item_counts = train.item_counts()
         self._row_outputs: dict[str, torch.Tensor] = {}
         self._input_rows = None
+        self.members = [Predictor(member, train, fallback, scale, transform)
+                        for member in module.members] if module.view == "members" else []
         if module.view == "rows":
             model_train = self.transform.forward_ratings(train)
             self._input_rows = model_train.to_csr(by=module.orientation)
@@ -134,6 +140,8 @@ class Predictor:
         return result.astype(np.float32), modelled
 
     def _network_predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        if self.members:
+            return self._combine([m._network_predict(users, items) for m in self.members])
         if self.module.view == "pairs":
             out = np.empty(len(users), dtype=np.float32)
             for start in range(0, len(users), PREDICT_CHUNK):
@@ -201,7 +209,14 @@ class Predictor:
             scores[cold] = fallback.global_mean + user_bias + fallback.item_bias[cold]
         return scores
 
+    def _combine(self, outputs: list[np.ndarray]) -> np.ndarray:
+        """The network's combination of its members' raw outputs (same shape as each)."""
+        stacked = torch.from_numpy(np.stack(outputs).reshape(len(outputs), -1))
+        return self.module(stacked).numpy().reshape(outputs[0].shape)
+
     def _network_scores(self, users: np.ndarray) -> np.ndarray:
+        if self.members:
+            return self._combine([m._network_scores(users) for m in self.members])
         if getattr(self.module, "whole_matrix", False):
             full = self._whole_matrix()
             return np.ascontiguousarray(full[:, users].T if self.module.orientation == "item"

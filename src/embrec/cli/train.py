@@ -85,8 +85,9 @@ TuneOpt = Annotated[
 DEFAULT_MODEL = "mf-bias"
 PresetOpt = Annotated[
     str | None,
-    typer.Option("--preset", help="A named, measured configuration: fast, best or neural "
-                                  "(sets model, solver and hyperparameters; flags override)."),
+    typer.Option("--preset", help="A named, measured configuration: fast, best, bayes or "
+                                  "neural (sets model, solver and hyperparameters; flags "
+                                  "override)."),
 ]
 
 

@@ -247,7 +247,7 @@ def cross_validate(
     """Cross-validate ``model`` (``mf-bias`` unless given) on ``ratings`` over ``folds``.
 
     Args:
-        preset: ``"fast"`` or ``"best"``: the preset's model, solver and
+        preset: ``"fast"``, ``"best"``, ...: the preset's model, solver and
             hyperparameters, as for :func:`~embrec.training.fit.fit`.
         folds: ``"official"``, a fold count ``K`` or split specs (see :func:`resolve_folds`).
         data_dir: where the official fold files are (else they are derived).

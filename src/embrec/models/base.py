@@ -8,6 +8,10 @@ Two kinds of network exist, told apart by the view of the data they train on:
   of every item, or an item's ratings by every user) to a reconstruction of the
   same rows. Autoencoders are row models; ``orientation`` says which rows.
 
+A network of a third view, ``members``, combines the outputs of member networks
+of either kind (the blend, :mod:`embrec.models.blend`); the predictor asks the
+members.
+
 Training, prediction, IO and id mapping live outside the networks.
 """
 

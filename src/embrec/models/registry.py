@@ -9,27 +9,15 @@ See ``docs/adding-a-model.md``.
 from __future__ import annotations
 
 from embrec.errors import ConfigError
-from embrec.models import autorec, baseline, bfm, deep_ae, embnet, glocal_k, mf
+from embrec.models import autorec, baseline, bfm, blend, deep_ae, embnet, glocal_k, mf
 from embrec.models.autorec import AutoRecConfig
 from embrec.models.baseline import BaselineConfig
 from embrec.models.bfm import BFMConfig
+from embrec.models.blend import BlendConfig
 from embrec.models.deep_ae import DeepAEConfig
 from embrec.models.embnet import EmbNetConfig
 from embrec.models.mf import MFBiasConfig, MFConfig
 from embrec.models.spec import ModelConfig, ModelSpec, YRange, resolve_y_range
-
-REGISTERED: list[ModelSpec] = [
-    baseline.SPEC,
-    mf.MF_SPEC,
-    mf.MF_BIAS_SPEC,
-    embnet.SPEC,
-    autorec.SPEC,
-    deep_ae.SPEC,
-    bfm.SPEC,
-    glocal_k.SPEC,
-]
-
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTERED}
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -42,8 +30,23 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+REGISTERED: list[ModelSpec] = [
+    baseline.SPEC,
+    mf.MF_SPEC,
+    mf.MF_BIAS_SPEC,
+    embnet.SPEC,
+    autorec.SPEC,
+    deep_ae.SPEC,
+    bfm.SPEC,
+    glocal_k.SPEC,
+    blend.make_spec(get_spec),  # its members are registered models: it is handed the lookup
+]
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTERED}
+
+
 __all__ = [
-    "MODELS", "REGISTERED", "AutoRecConfig", "BFMConfig", "BaselineConfig", "DeepAEConfig",
-    "EmbNetConfig", "MFBiasConfig", "MFConfig", "ModelConfig", "ModelSpec", "YRange",
-    "get_spec", "resolve_y_range",
+    "MODELS", "REGISTERED", "AutoRecConfig", "BFMConfig", "BaselineConfig", "BlendConfig",
+    "DeepAEConfig", "EmbNetConfig", "MFBiasConfig", "MFConfig", "ModelConfig", "ModelSpec",
+    "YRange", "get_spec", "resolve_y_range",
 ]

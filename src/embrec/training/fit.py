@@ -38,6 +38,7 @@ from embrec.models.registry import ModelConfig, ModelSpec, get_spec
 from embrec.predictor import Fallback
 from embrec.presets import apply_preset, get_preset
 from embrec.solvers.biases import BiasSolver
+from embrec.solvers.blend import BlendSolver
 from embrec.solvers.compiled import ALSSolver, SGDSolver
 from embrec.solvers.gibbs_solver import GibbsSolver
 from embrec.solvers.glocal import GLocalSolver
@@ -132,7 +133,7 @@ def fit(
 ) -> TrainedModel:
     """Train ``model`` on ``train``; ``test`` (e.g. the test part of a split) is only reported.
 
-    ``model`` defaults to ``mf-bias``. ``preset`` (``"fast"``, ``"best"``: see
+    ``model`` defaults to ``mf-bias``. ``preset`` (``"fast"``, ``"best"``, ...: see
     :mod:`embrec.presets`) sets the model, the solver and hyperparameters that
     were cross-validated together; hyperparameters given beside it override the
     preset's, a ``model`` or ``solver`` given beside it must be the preset's. The
@@ -226,7 +227,8 @@ def fit(
         )
         trained_on = config.device
         if distributed is None:
-            problem = Problem(spec, model_config, config, reference, fallback, verbose=verbose)
+            problem = Problem(spec, model_config, config, reference, fallback, verbose=verbose,
+                              fitter=fit)
             fitter = solver_cls(problem)
             trained_on = device_name(fitter.device)
             module, history, model_config = run_solver(fitter, **options)
@@ -279,6 +281,7 @@ SOLVERS: dict[str, type[Solver]] = {
     "biases": BiasSolver,
     "gibbs": GibbsSolver,
     "glocal": GLocalSolver,
+    "blend": BlendSolver,
 }
 """Every solver by name: a :class:`~embrec.training.solver.Solver` the loop drives."""
 

@@ -52,6 +52,9 @@ class Problem:
     """What a solver fits: a model (spec and config), the training options and ratings.
 
     ``train`` and ``fallback`` are on the scale the network trains on.
+    ``fitter`` is :func:`embrec.training.fit.fit`, for a solver whose work is
+    fitting other models (the blend's members); it is handed in, so solvers sit
+    below ``fit``.
     """
 
     spec: ModelSpec | None
@@ -60,6 +63,7 @@ class Problem:
     train: Ratings
     fallback: Fallback
     verbose: bool = False
+    fitter: Callable[..., Any] | None = None
 
     @property
     def shape(self) -> DataShape:
