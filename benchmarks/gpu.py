@@ -199,15 +199,20 @@ def reference_mf_sgd(data: Data, device: torch.device, epochs: int, batch: int, 
     return run
 
 
+def add_tables(module: nn.Module, n_users: int, n_items: int, factors: int) -> None:
+    """User and item factors ``p``, ``q`` (normal, std 0.01) and biases (zeros) on ``module``."""
+    module.p, module.q = nn.Embedding(n_users, factors), nn.Embedding(n_items, factors)
+    nn.init.normal_(module.p.weight, std=0.01)
+    nn.init.normal_(module.q.weight, std=0.01)
+    module.b_user, module.b_item = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
+    nn.init.zeros_(module.b_user.weight)
+    nn.init.zeros_(module.b_item.weight)
+
+
 class DotBias(nn.Module):
     def __init__(self, n_users: int, n_items: int, factors: int, mean: float) -> None:
         super().__init__()
-        self.p, self.q = nn.Embedding(n_users, factors), nn.Embedding(n_items, factors)
-        nn.init.normal_(self.p.weight, std=0.01)
-        nn.init.normal_(self.q.weight, std=0.01)
-        self.b_user, self.b_item = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
-        nn.init.zeros_(self.b_user.weight)
-        nn.init.zeros_(self.b_item.weight)
+        add_tables(self, n_users, n_items, factors)
         self.mean = mean
 
     def forward(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
@@ -222,12 +227,7 @@ class EmbeddingMLP(nn.Module):
                  layers: tuple[int, ...] = (100, 50), dropout: float = 0.3,
                  emb_dropout: float = 0.05) -> None:
         super().__init__()
-        self.p, self.q = nn.Embedding(n_users, factors), nn.Embedding(n_items, factors)
-        nn.init.normal_(self.p.weight, std=0.01)
-        nn.init.normal_(self.q.weight, std=0.01)
-        self.b_user, self.b_item = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
-        nn.init.zeros_(self.b_user.weight)
-        nn.init.zeros_(self.b_item.weight)
+        add_tables(self, n_users, n_items, factors)
         blocks: list[nn.Module] = [nn.Dropout(emb_dropout)]
         width = 2 * factors
         for hidden in layers:
