@@ -55,7 +55,6 @@ from embrec.training.solver import Problem, Solver, check_options
 from embrec.training.threads import configure_threads
 from embrec.training.torch_solver import TorchSolver, evaluate
 from embrec.tuning.budget import Budget
-from embrec.tuning.search import search_hyperparameters
 
 if TYPE_CHECKING:
     from embrec.training.distributed import Distributed
@@ -185,6 +184,8 @@ def fit(
     explicit = set(hyperparameters)
     model_config, config = split_hyperparameters(spec, hyperparameters, solver)
     if tune is not None:
+        from embrec.tuning.search import search_hyperparameters  # optuna: only when tuning
+
         search = search_hyperparameters(
             fit, train, spec.name, solver, hyperparameters,
             {**model_config.model_dump(), **config.model_dump()}, tune,

@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import optuna
+with warnings.catch_warnings():
+    # optuna imports tqdm.auto, which warns in a notebook without ipywidgets.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import optuna
 
 from embrec.data.ratings import Ratings
 from embrec.data.splits import holdout_validation
