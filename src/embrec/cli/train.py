@@ -279,6 +279,7 @@ def train_command(
               "rerun with --resume to continue")
     else:
         shutil.rmtree(checkpoint, ignore_errors=True)
+    command_seconds = time.perf_counter() - started
     summary: dict[str, Any] = {
         "model": trained.name,
         "solver": trained.solver,
@@ -293,10 +294,9 @@ def train_command(
         "ratings_per_second": round(trained.history.ratings_per_second, 1),
         "ratings_per_second_measures": "the training epochs alone (median over epochs): "
                                        "not reading, splitting, scoring or saving",
-        "command_seconds": round(time.perf_counter() - started, 4),
+        "command_seconds": round(command_seconds, 4),
         "command_ratings_per_second": round(
-            len(trained.train) * len(trained.history.epochs)
-            / max(time.perf_counter() - started, 1e-9), 1),
+            len(trained.train) * len(trained.history.epochs) / max(command_seconds, 1e-9), 1),
         "device": trained.train_config.get("device"),
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
