@@ -30,7 +30,7 @@ from embrec.errors import EmbrecError
 from embrec.recommend.filters import ItemFilter
 from embrec.serving.batching import MicroBatcher
 from embrec.serving.encoding import FastJSONResponse
-from embrec.serving.middleware import ASGIApp, Message, Receive, Scope, Send
+from embrec.serving.middleware import ASGIApp, Message, Receive, Scope, Send, replay
 from embrec.serving.schemas import MAX_ID_CHARS, MAX_N, RecommendRequest
 from embrec.serving.service import Service
 
@@ -132,19 +132,6 @@ async def read_body(receive: Receive) -> bytes | None:
         if not message.get("more_body", False):
             return b"".join(chunks)
 
-
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives ``body`` once, then defers to ``receive``."""
-    delivered = False
-
-    async def again() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again
 
 
 async def receive_nothing() -> Message:

@@ -94,17 +94,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(b"".join(chunks), receive), send)
 
 
 PRIVATE_PATHS = re.compile(r"/users/[^/]+/(?:recommendations|ratings)/?|/predict/?")
@@ -191,3 +181,17 @@ class SecurityHeaders:
 SECURITY_HEADER_NAMES = {
     b"content-security-policy", b"x-frame-options", b"x-content-type-options", b"referrer-policy"
 }
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` once, then defers to ``receive``."""
+    delivered = False
+
+    async def again() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
