@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from embrec import fit, load
+from embrec.cli import main
 from embrec.data.align import align_ratings
 from embrec.data.datasets import load_dataset
 from embrec.data.splits import make_split
 from embrec.data.synthetic import generate_ratings
 from embrec.errors import ConfigError
-from embrec.models.blend import DEFAULT_MEMBERS, BlendConfig, ridge_weights
+from embrec.models.blend import DEFAULT_MEMBERS, BlendConfig, BlendMember, ridge_weights
 from embrec.models.registry import get_spec
 from embrec.presets import get_preset
 from embrec.recommend import make_fold_in, recommend, recommend_for_ratings
@@ -66,6 +67,26 @@ def test_the_default_members_are_the_bayes_preset_autorec_and_mf_bias():
 def test_a_bad_blend_config_is_a_config_error_naming_the_field(values, message):
     with pytest.raises(ConfigError, match=message):
         get_spec("blend").make_config(values)
+
+
+def test_members_named_as_text_are_presets_or_models():
+    config = get_spec("blend").make_config({"members": "bayes, autorec,fast"})
+    bayes, autorec, fast = config.members
+    assert (bayes.model, bayes.solver, bayes.hyperparameters["epochs"]) == ("bfm", "gibbs", 400)
+    assert autorec == BlendMember(model="autorec")
+    assert (fast.model, fast.solver, fast.hyperparameters["factors"]) == ("mf-bias", "sgd", 50)
+    with pytest.raises(ConfigError, match="'best' is the blend itself"):
+        get_spec("blend").make_config({"members": "best,autorec"})
+
+
+def test_members_from_the_command_line_reach_the_fit(tmp_path, capsys):
+    train = generate_ratings(60, 40, 900, seed=3)
+    path = tmp_path / "ratings.csv"
+    train.to_pandas().to_csv(path, index=False)
+    code = main(["train", "--dataset", str(path), "--model", "blend", "-p",
+                 "members=baseline,fast", "--ranker", "none", "--out", str(tmp_path / "b")])
+    assert code == 0, capsys.readouterr().err
+    assert [m.model for m in load(tmp_path / "b").model_config.members] == ["baseline", "mf-bias"]
 
 
 @pytest.mark.parametrize("member, message", [

@@ -49,7 +49,7 @@ from embrec.models.foldin import FoldIn
 from embrec.models.item_space import ItemSpace
 from embrec.models.spec import ModelConfig, ModelSpec
 from embrec.models.trained import TrainedNetwork
-from embrec.presets import get_preset
+from embrec.presets import PRESETS, get_preset
 
 SpecLookup = Callable[[str], ModelSpec]
 
@@ -71,13 +71,29 @@ class BlendMember(BaseModel):
         return self.model + (f" ({inside})" if inside else "")
 
 
-def _bayes_member() -> BlendMember:
-    preset = get_preset("bayes")
+def preset_member(name: str) -> BlendMember:
+    """The member that fits as ``--preset name`` does: its model, solver and hyperparameters."""
+    preset = get_preset(name)
     return BlendMember(model=preset.model, solver=preset.solver,
                        hyperparameters=dict(preset.hyperparameters))
 
 
-DEFAULT_MEMBERS = (_bayes_member(), BlendMember(model="autorec"), BlendMember(model="mf-bias"))
+def member_from_text(text: str) -> BlendMember:
+    """A member named on the command line: a preset (``bayes``, ``neural``, ``fast``) or a model.
+
+    A preset name wins over a model of the same name; ``best`` is the blend
+    itself and cannot be a member.
+    """
+    name = text.strip()
+    if name == "best":
+        raise ValueError("'best' is the blend itself and cannot be one of its members")
+    if name in PRESETS:
+        return preset_member(name)
+    return BlendMember(model=name)
+
+
+DEFAULT_MEMBERS = (preset_member("bayes"), BlendMember(model="autorec"),
+                   BlendMember(model="mf-bias"))
 
 
 class BlendConfig(ModelConfig):
@@ -87,6 +103,16 @@ class BlendConfig(ModelConfig):
     carve_fraction: float = 0.1
     carve_seed: int = 0
     alpha: float = 1.0
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _members_from_text(cls, members: Any) -> Any:
+        """``"bayes,autorec,mf-bias"`` (``-p members=...``): presets or models by name."""
+        if isinstance(members, str):
+            members = [part for part in members.split(",") if part.strip()]
+        if isinstance(members, (list, tuple)):
+            return tuple(member_from_text(m) if isinstance(m, str) else m for m in members)
+        return members
 
     @field_validator("members")
     @classmethod
