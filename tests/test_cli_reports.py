@@ -117,6 +117,17 @@ def test_models_lists_training_defaults_beside_hyperparameters(capsys):
     assert ["bfm", "gibbs", "400"] in rows
 
 
+def test_models_lists_every_preset_with_its_model_and_what_it_costs(capsys):
+    from embrec.presets import PRESETS
+
+    assert main(["models"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    for preset in PRESETS.values():
+        assert [preset.name, preset.model, f"({preset.solver})"] == next(
+            r[:3] for r in rows if r[:1] == [preset.name]), preset.name
+    assert "minutes" in PRESETS["neural"].summary
+
+
 @pytest.mark.realdata
 def test_cv_over_one_fold_says_one_fold_and_no_spread(data_dir, capsys):
     code = main(["cv", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--folds", "u1",

@@ -9,6 +9,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from embrec.presets import PRESETS
+
 TRAINING_SETTINGS: dict[str, tuple[str, ...]] = {
     "torch": ("epochs", "lr", "optimizer", "schedule", "batch_size", "weight_decay", "emb_l2"),
     "sgd": ("epochs", "lr", "schedule", "emb_l2"),
@@ -80,6 +82,18 @@ def models_command() -> None:
     for ranker in RANKERS.values():
         print(f"ranking model {ranker.name} (embrec train --ranker {ranker.name}): "
               f"{ranker.summary}")
+    console.print(presets_table())
+
+
+def presets_table() -> Table:
+    """``--preset NAME``: model and solver, and what it measured (accuracy and time per fit)."""
+    table = Table(title="presets (embrec train --preset NAME; flags override)",
+                  box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+    for column in ("preset", "model (solver)", "measured"):
+        table.add_column(column)
+    for preset in PRESETS.values():
+        table.add_row(preset.name, f"{preset.model} ({preset.solver})", preset.summary)
+    return table
 
 
 def register(app: typer.Typer) -> None:
