@@ -298,6 +298,7 @@ def train_command(
         "command_ratings_per_second": round(
             len(trained.train) * len(trained.history.epochs) / max(command_seconds, 1e-9), 1),
         "device": trained.train_config.get("device"),
+        "precision": trained.train_config.get("precision"),
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
         "ranker": None if trained.ranker is None else trained.ranker.describe(),
