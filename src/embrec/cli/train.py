@@ -208,12 +208,6 @@ def train_command(
         from embrec.tuning.budget import parse_budget
 
         parse_budget(tune)
-    context = None
-    if distributed:
-        from embrec.training.distributed import init_distributed
-
-        context = init_distributed()
-
     chosen = None
     if preset is not None:
         chosen, model, solver = resolve_preset_option(preset, model, solver)
@@ -223,6 +217,12 @@ def train_command(
         get_ranker(ranker)
     hyperparameters = {**hyper.for_model(model), **stopping.values()}
     resolve_device(hyperparameters.get("device", "auto"))  # before any data is read
+    context = None
+    if distributed:
+        from embrec.training.distributed import init_distributed
+
+        context = init_distributed(hyperparameters.get("device", "auto"),
+                                   hyperparameters.get("optimizer"))
     if threads is not None:
         hyperparameters["threads"] = threads
     main_rank = context is None or context.is_main
