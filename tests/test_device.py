@@ -21,6 +21,9 @@ from embrec.data.synthetic import generate_ratings
 from embrec.errors import ConfigError
 from embrec.models.registry import get_spec
 from embrec.predictor import Fallback
+from embrec.recommend import recommend_for_ratings, similar_items
+from embrec.recommend.interpret import item_biases, item_pca
+from embrec.recommend.onboarding import onboarding_items
 from embrec.training.fit import fit, split_hyperparameters
 from embrec.training.solver import Problem
 from embrec.training.torch_solver import TorchSolver
@@ -82,8 +85,12 @@ def test_train_with_device_cuda_without_a_gpu_exits_2_naming_what_to_install(
     assert not (tmp_path / "m").exists()
 
 
+SCORING_COMMANDS = [["recommend", "--user", "1"], ["serve"], ["similar", "1"], ["interpret"],
+                    ["onboard"]]
+
+
 @NO_GPU
-@pytest.mark.parametrize("command", [["recommend", "--user", "1"], ["serve"]])
+@pytest.mark.parametrize("command", SCORING_COMMANDS, ids=lambda command: command[0])
 def test_scoring_on_cuda_without_a_gpu_exits_2_naming_what_to_install(
     tmp_path, capsys, ratings, command
 ):
@@ -132,7 +139,8 @@ def test_train_records_the_device_in_the_bundle_and_the_json_summary(tmp_path, c
     assert json.loads((out / "bundle.json").read_text())["train_config"]["device"] == "cpu"
 
 
-@pytest.mark.parametrize("command", ["train", "cv", "sweep", "lr-find", "recommend", "serve"])
+@pytest.mark.parametrize("command", ["train", "cv", "sweep", "lr-find", "recommend", "serve",
+                                     "similar", "interpret", "onboard"])
 def test_every_training_and_scoring_command_takes_device(command, capsys):
     assert main([command, "--help"]) == 0
     assert "--device" in capsys.readouterr().out
@@ -144,6 +152,96 @@ def test_recommend_scores_on_the_device_asked_for(tmp_path, capsys, ratings):
                                  "--json"], capsys)
     assert code == 0, err
     assert len(json.loads(stdout.strip().splitlines()[-1])["items"]) == 10
+
+
+@pytest.mark.parametrize("command", [["similar", "1", "--min-ratings", "1"], ["interpret"]],
+                         ids=lambda command: command[0])
+def test_similar_and_interpret_on_the_cpu_device_print_what_the_default_prints(
+    tmp_path, capsys, ratings, command
+):
+    path = fit(ratings, "autorec", epochs=1, factors=8, verbose=False).save(tmp_path / "bundle")
+    outputs = []
+    for device in ([], ["--device", "cpu"]):
+        code, stdout, err = run_cli([command[0], str(path), *command[1:], *device, "--json"],
+                                    capsys)
+        assert code == 0, err
+        outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert outputs[0] == outputs[1]
+
+
+# -- similar, interpret and onboard score on the model's device -------------------------------
+
+
+# Each way a network takes part in them: the item codes (item-based AutoRec), a forward
+# pass of the new user's row (user-based AutoRec), the item embeddings and the
+# predicted ratings of the known users (embnet).
+EXPLORED = {
+    "autorec-item": ("autorec", {"factors": 16}),
+    "autorec-user": ("autorec", {"factors": 16, "orientation": "user"}),
+    "embnet": ("embnet", MODELS["embnet"]),
+}
+
+
+@pytest.fixture(scope="module")
+def explored_bundles(split, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("explored")
+    return {name: fit(split.train, model, solver="torch", epochs=2, verbose=False,
+                      **options).save(folder / name)
+            for name, (model, options) in EXPLORED.items()}
+
+
+def explored(model: embrec.TrainedModel) -> dict[str, object]:
+    """What similar, interpret and onboard compute from a model, as plain values."""
+    first = model.item_ids.to_raw([0])[0]
+    similar = similar_items(model, first, n=5, space="rating")
+    pca = item_pca(model)
+    questions = onboarding_items(model, 4)
+    answers = dict(zip(questions.item_ids, [5.0, 1.0, 4.0, 2.0]))
+    folded = recommend_for_ratings(model, answers, n=5)
+    return {
+        "similar": (similar.item_ids, similar.similarities),
+        "biases": item_biases(model, 5, min_ratings=1).to_json(),
+        "pca": np.abs(pca.coordinates),  # an axis's sign is arbitrary
+        "questions": questions.item_ids,
+        "recommended": (folded.item_ids, folded.scores),
+    }
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", sorted(EXPLORED))
+def test_similar_interpret_and_onboard_on_a_device_match_the_cpu(explored_bundles, name,
+                                                                  device):
+    on_cpu = explored(embrec.load(explored_bundles[name]))
+    model = embrec.load(explored_bundles[name], device=device)
+    assert model.predictor.device.type == device
+    on_device = explored(model)
+    exact = device == "cpu"
+    for key, expected in on_cpu.items():
+        got = on_device[key]
+        if key in ("questions", "biases") or exact:
+            assert repr(got) == repr(expected), key
+        elif key == "pca":
+            np.testing.assert_allclose(got, expected, atol=1e-4)
+        else:
+            assert got[0] == expected[0], key
+            np.testing.assert_allclose(got[1], expected[1], atol=1e-4)
+
+
+def test_a_row_fold_in_and_the_item_codes_are_the_network_on_its_device(split):
+    user_based = fit(split.train, "autorec", solver="torch", epochs=1, factors=16,
+                     orientation="user", verbose=False)
+    row = np.zeros((1, split.train.n_items), dtype=np.float32)
+    row[0, [0, 3, 7]] = [5.0, 2.0, 4.0]
+    with torch.no_grad():
+        direct = user_based.module.eval()(torch.from_numpy(row)).numpy()
+    np.testing.assert_array_equal(user_based.predictor.forward_rows(row), direct)
+
+    item_based = fit(split.train, "autorec", solver="torch", epochs=1, factors=16,
+                     verbose=False)
+    rows = torch.from_numpy(item_based.reference_train.to_csr(by="item").toarray())
+    with torch.no_grad():
+        codes = torch.sigmoid(item_based.module.encoder(rows))
+    np.testing.assert_allclose(item_based.predictor.item_codes().cpu(), codes, atol=1e-6)
 
 
 # -- fit, predict, save and load on each device --------------------------------------------

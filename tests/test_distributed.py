@@ -19,13 +19,20 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from embrec.bundle import load
 from embrec.cli import main
 from embrec.cli.train import checkpoint_dir_for
 from embrec.errors import ConfigError
 from embrec.training.checkpoint import load_checkpoint
-from embrec.training.distributed import _loopback_store, per_rank_batch, read_environment
+from embrec.training.distributed import (
+    _loopback_store,
+    per_rank_batch,
+    process_group_backend,
+    rank_device,
+    read_environment,
+)
 
 EMBREC = [sys.executable, "-m", "embrec"]
 WORLD = 2
@@ -87,6 +94,49 @@ def test_the_effective_batch_must_split_evenly_over_the_ranks():
     assert per_rank_batch(1024, 2) == 512
     with pytest.raises(ConfigError, match="1000 does not split evenly over 3.*999 or 1002"):
         per_rank_batch(1000, 3)
+
+
+@pytest.mark.parametrize("device, local_rank, local_world, gpus, expected", [
+    ("cpu", 1, 2, 4, "cpu"),
+    ("auto", 1, 2, 0, "cpu"),         # no GPU: the CPU
+    ("auto", 1, 2, 1, "cpu"),         # fewer GPUs than processes: every rank on the CPU
+    ("auto", 1, 2, 2, "cuda:1"),      # a GPU per process: its local rank's
+    ("cuda", 0, 2, 2, "cuda:0"),
+    ("cuda", 3, 4, 8, "cuda:3"),
+])
+def test_each_rank_trains_on_the_cpu_or_on_the_gpu_of_its_local_rank(
+    device, local_rank, local_world, gpus, expected
+):
+    assert rank_device(device, local_rank, local_world, gpus) == expected
+
+
+@pytest.mark.parametrize("device, gpus, says", [
+    ("cuda", 1, "2 processes on this machine need a GPU each, and torch sees 1"),
+    ("cuda:1", 2, "each process trains on its own GPU, cuda:LOCAL_RANK; give --device cuda"),
+    ("gpu", 2, "device must be auto, cpu, cuda or cuda:N"),
+])
+def test_a_device_the_ranks_cannot_share_out_is_one_line_saying_what_to_give(device, gpus, says):
+    with pytest.raises(ConfigError) as error:
+        rank_device(device, 0, 2, gpus)
+    assert says in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_ranks_without_a_gpu_say_what_to_install():
+    with pytest.raises(ConfigError, match="no CUDA GPU is visible to torch.*CUDA build of torch"):
+        rank_device("cuda", 0, 2, 0)
+
+
+@pytest.mark.parametrize("device, sparse, backend", [
+    ("cpu", False, "gloo"),
+    ("cpu", True, "gloo"),
+    ("cuda:0", False, "cpu:gloo,cuda:nccl"),  # NCCL for the gradients, gloo for CPU tensors
+    ("cuda:1", True, "gloo"),                 # NCCL has no sparse all-reduce
+])
+def test_the_backend_is_gloo_on_the_cpu_and_nccl_for_dense_gradients_on_gpus(
+    device, sparse, backend
+):
+    assert process_group_backend(device, sparse) == backend
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux /proc/net/tcp")

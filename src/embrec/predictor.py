@@ -24,6 +24,8 @@ from embrec.data.transform import RatingTransform
 from embrec.models.baseline import solve_biases
 
 PREDICT_CHUNK = 1 << 16
+ROW_BLOCK_VALUES = 1 << 22
+"""Input values per block when rows go through a network (about 16 MB of float32)."""
 FALLBACK_REG_USER = 15.0
 """λ_u of the fallback baseline (``Fallback.fit``), for a new user's fallback bias."""
 
@@ -211,8 +213,45 @@ class Predictor:
 
     def _combine(self, outputs: list[np.ndarray]) -> np.ndarray:
         """The network's combination of its members' raw outputs (same shape as each)."""
-        stacked = torch.from_numpy(np.stack(outputs).reshape(len(outputs), -1))
-        return self.module(stacked).numpy().reshape(outputs[0].shape)
+        stacked = self._tensor(np.stack(outputs).reshape(len(outputs), -1))
+        return self.module(stacked).cpu().numpy().reshape(outputs[0].shape)
+
+    @torch.no_grad()
+    def forward_rows(self, rows: np.ndarray) -> np.ndarray:
+        """A row model's outputs for input rows ``(B, n_columns)`` (network units), on the device.
+
+        In eval mode, in blocks of about 4M input values: one transfer and one
+        call per block. A new user's rating row folds in this way.
+        """
+        rows = np.asarray(rows, dtype=np.float32)
+        chunk = max(1, ROW_BLOCK_VALUES // max(1, rows.shape[1]))
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            blocks = [self.module(self._tensor(rows[start : start + chunk])).cpu().numpy()
+                      for start in range(0, len(rows), chunk)]
+        finally:
+            self.module.train(was_training)
+        return np.concatenate(blocks) if blocks else np.empty((0, 0), dtype=np.float32)
+
+    @torch.no_grad()
+    def item_codes(self) -> torch.Tensor:
+        """The hidden codes ``encode(r_i)`` of every item row ``(n_items, hidden)``, on the device.
+
+        For item-row models with an ``encode`` (AutoRec); computed once, in blocks
+        of the training rows, and kept.
+        """
+        if "item_codes" not in self._row_outputs:
+            chunk = max(64, (1 << 24) // max(1, self.train.n_users))
+            was_training = self.module.training
+            self.module.eval()
+            try:
+                codes = [self.module.encode(self._dense_rows(start, start + chunk))
+                         for start in range(0, self.train.n_items, chunk)]
+            finally:
+                self.module.train(was_training)
+            self._row_outputs["item_codes"] = torch.cat(codes)
+        return self._row_outputs["item_codes"]
 
     def _network_scores(self, users: np.ndarray) -> np.ndarray:
         if self.members:
@@ -241,13 +280,7 @@ class Predictor:
         out = np.empty((len(users), self.train.n_items), dtype=np.float32)
         chunk = max(64, (1 << 24) // max(1, self.train.n_users))
         if hasattr(self.module, "encode") and hasattr(self.module, "decode"):
-            if "item_codes" not in self._row_outputs:
-                codes = [
-                    self.module.encode(self._dense_rows(start, start + chunk))
-                    for start in range(0, self.train.n_items, chunk)
-                ]
-                self._row_outputs["item_codes"] = torch.cat(codes)
-            codes = self._row_outputs["item_codes"]
+            codes = self.item_codes()
             step = max(1, (1 << 22) // max(1, len(users)))
             for start in range(0, self.train.n_items, step):
                 block = self.module.decode(codes[start : start + step], columns)

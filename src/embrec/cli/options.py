@@ -85,6 +85,11 @@ DeviceOpt = Annotated[
                                   "sees one, else the CPU; the default), cpu, cuda or cuda:N. "
                                   "The sgd, als and gibbs solvers run on the CPU."),
 ]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option("--precision", help="fp32 (the default) or bf16: the torch solver's forward "
+                                     "pass in bfloat16 autocast, weights kept in float32."),
+]
 ScoreDeviceOpt = Annotated[
     str, typer.Option("--device", help="Where the model scores: cpu (the default), cuda, "
                                        "cuda:N or auto (a CUDA GPU when torch sees one).")
@@ -131,6 +136,7 @@ def collect_hyperparameters(
     optimizer: str | None = None,
     seed: int = 0,
     device: str | None = None,
+    precision: str | None = None,
     params: list[str] | None = None,
     model: str = "",
 ) -> dict[str, Any]:
@@ -143,7 +149,7 @@ def collect_hyperparameters(
         "epochs": epochs, "lr": lr, "reg": reg, "weight_decay": wd, "emb_l2": emb_l2,
         "batch_size": batch_size, "schedule": schedule, "optimizer": optimizer,
         "dropout": dropout, "factors": factors, "layers": layers, "seed": seed,
-        "device": device,
+        "device": device, "precision": precision,
     }
     if dropout is not None and model:
         from embrec.models.registry import get_spec
@@ -183,6 +189,7 @@ class HyperparameterFlags:
     optimizer: OptimizerOpt = None
     seed: SeedOpt = 0
     device: DeviceOpt = None
+    precision: PrecisionOpt = None
     param: ParamOpt = None
 
     def for_model(self, model: str) -> dict[str, Any]:
@@ -198,7 +205,8 @@ class HyperparameterFlags:
             emb_l2=self.emb_l2,
             factors=self.factors, layers=self.layers, dropout=self.dropout,
             batch_size=self.batch_size, schedule=self.schedule, optimizer=self.optimizer,
-            seed=self.seed, device=self.device, params=self.param, model=model,
+            seed=self.seed, device=self.device, precision=self.precision, params=self.param,
+            model=model,
         )
 
 

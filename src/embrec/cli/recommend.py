@@ -10,7 +10,9 @@
 * ``embrec onboard MODEL_DIR``: asks a few ratings in the terminal, then recommends.
 
 ``--json`` ends the output with one JSON object on the last line; its ``items``
-are ``{item_id, title, score}`` records.
+are ``{item_id, title, score}`` records. ``--device`` (all four) is where the
+network scores (:meth:`embrec.TrainedModel.to`): the users' predicted ratings,
+fold-in passes and hidden codes; the default is the CPU.
 """
 
 from __future__ import annotations
@@ -138,12 +140,14 @@ def similar_command(
                                           "bundle has one), ranking, or rating (cosine of the "
                                           "rating model's item vectors).")
     ] = "auto",
+    device: ScoreDeviceOpt = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
     """The items closest to ITEM: the ranking model's item-item weights, else cosine."""
     from embrec.recommend import similar_items
 
-    result = similar_items(_load(model_dir), item, n=n, min_ratings=min_ratings, space=space)
+    result = similar_items(_load(model_dir, device), item, n=n, min_ratings=min_ratings,
+                           space=space)
     table = Table(title=escape(f"Items like {result.title} [id {result.item_id}] ({result.space})"))
     table.add_column("#", justify="right")
     table.add_column("item", justify="right")
@@ -168,12 +172,13 @@ def interpret_command(
     min_ratings: Annotated[
         int, typer.Option("--min-ratings", help="List biases of items with this many ratings.")
     ] = 20,
+    device: ScoreDeviceOpt = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
     """Item biases (lowest and highest) and the principal axes of the item embeddings."""
     from embrec.recommend.interpret import item_biases, item_pca
 
-    model = _load(model_dir)
+    model = _load(model_dir, device)
     console = Console()
     biases = item_biases(model, n, min_ratings=min_ratings)
     for name, rows in (("Lowest", biases.lowest), ("Highest", biases.highest)):
@@ -222,13 +227,14 @@ def onboard_command(
     k: Annotated[int, typer.Option("-k", "--questions", help="How many items to ask about.",
                                    min=1)] = 10,
     n: CountOpt = 10,
+    device: ScoreDeviceOpt = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
     """Ask a new user to rate a few telling items, then recommend for them."""
     from embrec.recommend import recommend_for_ratings
     from embrec.recommend.onboarding import onboarding_items
 
-    model = _load(model_dir)
+    model = _load(model_dir, device)
     low, high = model.scale.low, model.scale.high
     questions = onboarding_items(model, k)
     print(f"Rate these {len(questions)} items from {low:g} to {high:g}. "

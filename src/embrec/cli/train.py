@@ -208,12 +208,6 @@ def train_command(
         from embrec.tuning.budget import parse_budget
 
         parse_budget(tune)
-    context = None
-    if distributed:
-        from embrec.training.distributed import init_distributed
-
-        context = init_distributed()
-
     chosen = None
     if preset is not None:
         chosen, model, solver = resolve_preset_option(preset, model, solver)
@@ -223,6 +217,12 @@ def train_command(
         get_ranker(ranker)
     hyperparameters = {**hyper.for_model(model), **stopping.values()}
     resolve_device(hyperparameters.get("device", "auto"))  # before any data is read
+    context = None
+    if distributed:
+        from embrec.training.distributed import init_distributed
+
+        context = init_distributed(hyperparameters.get("device", "auto"),
+                                   hyperparameters.get("optimizer"))
     if threads is not None:
         hyperparameters["threads"] = threads
     main_rank = context is None or context.is_main
@@ -298,6 +298,7 @@ def train_command(
         "command_ratings_per_second": round(
             len(trained.train) * len(trained.history.epochs) / max(command_seconds, 1e-9), 1),
         "device": trained.train_config.get("device"),
+        "precision": trained.train_config.get("precision"),
         "model_dir": str(out),
         "fingerprint": trained.provenance.get("fingerprint"),
         "ranker": None if trained.ranker is None else trained.ranker.describe(),

@@ -112,15 +112,11 @@ class AutoRecConfig(ModelConfig):
 
 @torch.no_grad()
 def item_codes(model: TrainedNetwork) -> np.ndarray:
-    """Hidden codes ``σ(V r_i + b)`` of every item row of an item-based AutoRec ``(n_items, k)``."""
-    module = model.module
-    rows = model.reference_train.to_csr(by="item")
-    out = np.empty((model.train.n_items, module.encoder.out_features), dtype=np.float32)
-    chunk = 512
-    for start in range(0, rows.shape[0], chunk):
-        block = torch.from_numpy(rows[start : start + chunk].toarray())
-        out[start : start + chunk] = torch.sigmoid(module.encoder(block)).numpy()
-    return out
+    """Hidden codes ``σ(V r_i + b)`` of every item row of an item-based AutoRec ``(n_items, k)``.
+
+    Computed by the model's predictor on its scoring device, once.
+    """
+    return model.predictor.item_codes().cpu().numpy()
 
 
 def autorec_fold_in(model: TrainedNetwork) -> FoldIn:

@@ -37,7 +37,6 @@ rating transform (``embrec.recommend.foldin`` maps ratings in and scores out).
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy.special import expit
 
 from embrec.models.trained import TrainedNetwork
@@ -146,15 +145,11 @@ class RowFoldIn(FoldIn):
     """deep-ae and user-based autorec: one forward pass of the new user's rating row."""
 
     def __init__(self, model: TrainedNetwork) -> None:
-        self.module = model.module
+        self.predictor = model.predictor
         self.n_items = model.train.n_items
         self.description = f"fold-in: one forward pass of the rating row ({model.name})"
 
-    @torch.no_grad()
     def scores(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
-        self.module.eval()
-        row = torch.zeros(1, self.n_items)
-        row[0, torch.from_numpy(np.asarray(items, dtype=np.int64))] = torch.as_tensor(
-            values, dtype=torch.float32
-        )
-        return self.module(row)[0].numpy()
+        row = np.zeros((1, self.n_items), dtype=np.float32)
+        row[0, np.asarray(items, dtype=np.int64)] = np.asarray(values, dtype=np.float32)
+        return self.predictor.forward_rows(row)[0]

@@ -10,15 +10,22 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import numpy as np
+import torch
 from torch import nn
 
 from embrec.data.ratings import Ratings
 
 
 class RawPredictor(Protocol):
+    """The network's scorer on its scoring device (:class:`embrec.predictor.Predictor`)."""
+
     def predict(
         self, users: np.ndarray, items: np.ndarray, clip: bool = True
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def forward_rows(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def item_codes(self) -> torch.Tensor: ...
 
 
 class UnitTransform(Protocol):

@@ -44,6 +44,16 @@ class TrainConfig(BaseModel):
             sees one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``. The
             compiled solvers (sgd, als, gibbs) run on the CPU. Bundles are saved
             from CPU tensors whatever the device.
+        precision: ``fp32`` or ``bf16``: with ``bf16`` the torch solver runs each
+            batch's forward pass and loss under ``torch.autocast(device_type,
+            dtype=torch.bfloat16)`` (matrix products in bfloat16: 8 bits of
+            mantissa, float32's range), while the master weights, gradients,
+            optimiser state, evaluation and prediction stay float32. Read by the
+            torch solver only. Measured on a 2-core CPU, ml-100k u1, default
+            settings, seed 0: embnet test RMSE 0.91795 (fp32) against 0.91772
+            (bf16), autorec 0.90472 against 0.90475; a difference of 0.0002 or
+            less, with training seconds 4.8 against 3.9 (embnet) and 16.7
+            against 15.1 (autorec) at load average 2.5 to 3.2.
 
     Which solver reads which option: see ``uses`` on each solver
     (:mod:`embrec.training.solver`); an option given explicitly that the
@@ -68,6 +78,7 @@ class TrainConfig(BaseModel):
     seed: int = 0
     threads: int | None = None
     device: str = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     @model_validator(mode="after")
     def _check_ranges(self) -> TrainConfig:

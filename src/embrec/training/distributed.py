@@ -25,14 +25,20 @@ Rank 0 evaluates, prints, checkpoints and saves the bundle; the others wait at
 a barrier. A checkpoint holds every rank's random generator state so that
 ``--resume`` continues each rank's dropout stream exactly.
 
-Backends: ``gloo`` (CPU) is the one embrec uses; it also reduces the row-sparse
-gradients of ``sparse=True`` embedding tables (``optimizer="sparse-adam"`` or
-``"lazy-adam"``). NCCL reduces dense gradients only, and embrec's loop keeps
-tensors on the CPU, so GPU training is not wired in. See docs/distributed.md.
+Devices and backends (:func:`rank_device`, :func:`process_group_backend`): on
+the CPU every rank trains on the CPU and the process group is ``gloo``. On GPUs
+each process trains on its own, ``cuda:LOCAL_RANK``, and the process group is
+``cpu:gloo,cuda:nccl``: NCCL all-reduces the gradients on the GPUs, gloo carries
+the small per-epoch exchanges of CPU tensors (the loss, the random generator
+states, the stopping decision). NCCL has no sparse all-reduce, so on GPUs the
+row-sparse gradients of ``sparse=True`` embedding tables (``optimizer=
+"sparse-adam"``) are reduced by gloo, which reduces CUDA sparse tensors through
+the host: the group is then ``gloo`` for every tensor. See docs/distributed.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import os
@@ -48,6 +54,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from embrec.data.ratings import Ratings
+from embrec.device import check_device_name, resolve_device
 from embrec.errors import ConfigError
 from embrec.models.registry import ModelConfig, ModelSpec
 from embrec.predictor import Fallback
@@ -76,6 +83,8 @@ class Distributed:
     local_rank: int
     local_world: int
     backend: str = "gloo"
+    device: str = "cpu"
+    """Where this rank trains: ``cpu`` or ``cuda:LOCAL_RANK`` (:func:`rank_device`)."""
 
     @property
     def is_main(self) -> bool:
@@ -110,6 +119,44 @@ class Distributed:
         """Wait for every rank (rank 0 saving the bundle), then leave the process group."""
         self.barrier()
         dist.destroy_process_group()
+
+
+def rank_device(device: str, local_rank: int, local_world: int, gpus: int) -> str:
+    """Where a rank trains: ``cpu``, or ``cuda:LOCAL_RANK``, one GPU per process.
+
+    ``auto`` is the GPUs when this machine has one for each of its ``local_world``
+    processes, else the CPU (every rank on the same kind of device); ``cuda``
+    asks for the GPUs and is a ConfigError when there are too few. ``cuda:N`` is
+    refused: each rank's GPU is its local rank.
+    """
+    check_device_name(device)
+    if device == "cpu" or (device == "auto" and gpus < max(1, local_world)):
+        return "cpu"
+    if device not in ("auto", "cuda"):
+        raise ConfigError(
+            f"--device {device} --distributed: each process trains on its own GPU, "
+            "cuda:LOCAL_RANK; give --device cuda"
+        )
+    if gpus == 0:
+        resolve_device("cuda")  # the one-line error saying what to install
+    if gpus < local_world:
+        raise ConfigError(
+            f"--device cuda --distributed: {local_world} processes on this machine need a GPU "
+            f"each, and torch sees {gpus}; use --nproc_per_node {gpus} or --device cpu"
+        )
+    return f"cuda:{local_rank}"
+
+
+def process_group_backend(device: str, sparse_gradients: bool = False) -> str:
+    """The torch.distributed backend for ranks training on ``device`` (module docstring).
+
+    ``gloo`` on the CPU; ``cpu:gloo,cuda:nccl`` on GPUs, NCCL for the gradients
+    and gloo for the CPU tensors the ranks exchange once an epoch; ``gloo`` on GPUs
+    with row-sparse gradients, which NCCL cannot all-reduce.
+    """
+    if not device.startswith("cuda") or sparse_gradients:
+        return "gloo"
+    return "cpu:gloo,cuda:nccl"
 
 
 def read_environment(
@@ -179,15 +226,29 @@ def _loopback_store(address: str, port: int, rank: int, world: int) -> dist.TCPS
     )
 
 
-def init_distributed(backend: str = "gloo", env: Mapping[str, str] = os.environ) -> Distributed:
+def init_distributed(
+    device: str = "auto", optimizer: str | None = None, env: Mapping[str, str] = os.environ
+) -> Distributed:
     """Join the process group described by torchrun's environment variables.
+
+    ``device`` is the training device asked for (``--device``); the rank's own
+    (:func:`rank_device`) and the backend (:func:`process_group_backend`) follow
+    from it and from whether ``optimizer`` keeps embedding tables row-sparse.
 
     Under torchrun the ranks meet at the launcher's store. Launched by other
     means with ``MASTER_ADDR`` a loopback address, rank 0 hosts the store on that
     address alone, and gloo is pinned to the loopback interface
     (``GLOO_SOCKET_IFNAME``, unless set) whenever the master is local.
     """
-    context, address, port = read_environment(env, backend)
+    context, address, port = read_environment(env)
+    trains_on = rank_device(device, context.local_rank, context.local_world,
+                            torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    backend = process_group_backend(trains_on, optimizer in SPARSE_OPTIMIZERS)
+    context = dataclasses.replace(context, backend=backend, device=trains_on)
+    options: dict[str, Any] = {}
+    if trains_on != "cpu":
+        torch.cuda.set_device(context.local_rank)
+        options["device_id"] = torch.device(trains_on)
     rank, world = context.rank, context.world
     local = is_loopback(address)
     interface = loopback_interface() if local else None
@@ -197,12 +258,13 @@ def init_distributed(backend: str = "gloo", env: Mapping[str, str] = os.environ)
         if local and env.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
             store = _loopback_store(address, port, rank, world)
             dist.init_process_group(
-                backend, store=store, rank=rank, world_size=world, timeout=DEFAULT_TIMEOUT
+                backend, store=store, rank=rank, world_size=world, timeout=DEFAULT_TIMEOUT,
+                **options,
             )
         else:
             dist.init_process_group(
                 backend, init_method="env://", rank=rank, world_size=world,
-                timeout=DEFAULT_TIMEOUT,
+                timeout=DEFAULT_TIMEOUT, **options,
             )
     return context
 
@@ -234,14 +296,19 @@ class DistributedTrainer(Trainer):
         shard_config = config.model_copy(
             update={"batch_size": per_rank_batch(config.batch_size, context.world)}
         )
+        device = torch.device(context.device)
+        module = module.to(device)  # DDP wraps a module already on its rank's device
+        wrapped = DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None
+        )
         super().__init__(
             module, shard_config, train, fallback,
-            rank=context.rank, world=context.world,
-            wrapped=DistributedDataParallel(module), **options,
+            rank=context.rank, world=context.world, wrapped=wrapped, **options,
         )
         self.config = config
         self.context = context
         self._rank_rng: torch.Tensor | None = None
+        self._rank_cuda_rng: torch.Tensor | None = None
 
     def _run_epoch(self, epoch: int) -> EpochRecord:
         record = super()._run_epoch(epoch)
@@ -249,10 +316,16 @@ class DistributedTrainer(Trainer):
         dist.all_reduce(loss)
         record.train_loss = float(loss.item()) / self.context.world
         record.ratings_per_second *= self.context.world
-        states = [torch.empty_like(torch.get_rng_state()) for _ in range(self.context.world)]
-        dist.all_gather(states, torch.get_rng_state())
-        self._rank_rng = torch.stack(states)
+        self._rank_rng = self._gathered(torch.get_rng_state())
+        if self.solver.device.type == "cuda":  # dropout on a GPU draws from its own generator
+            self._rank_cuda_rng = self._gathered(torch.cuda.get_rng_state(self.solver.device))
         return record
+
+    def _gathered(self, state: torch.Tensor) -> torch.Tensor:
+        """Every rank's ``state`` (a CPU tensor), stacked in rank order."""
+        states = [torch.empty_like(state) for _ in range(self.context.world)]
+        dist.all_gather(states, state)
+        return torch.stack(states)
 
     def _should_stop(self, record: EpochRecord) -> bool:
         decision = torch.tensor([int(super()._should_stop(record))])
@@ -262,6 +335,8 @@ class DistributedTrainer(Trainer):
     def _checkpoint_state(self, epoch: int) -> dict[str, Any]:
         state = super()._checkpoint_state(epoch)
         state["rank_rng"] = self._rank_rng
+        if self._rank_cuda_rng is not None:
+            state["rank_cuda_rng"] = self._rank_cuda_rng
         state["world"] = self.context.world
         return state
 
@@ -270,6 +345,10 @@ class DistributedTrainer(Trainer):
         rank_rng = state.get("rank_rng")
         if rank_rng is not None and int(state.get("world", 0)) == self.context.world:
             torch.set_rng_state(rank_rng[self.context.rank].clone())
+            rank_cuda_rng = state.get("rank_cuda_rng")
+            if rank_cuda_rng is not None and self.solver.device.type == "cuda":
+                torch.cuda.set_rng_state(rank_cuda_rng[self.context.rank].clone(),
+                                         self.solver.device)
         elif self.context.rank:
             torch.manual_seed(rank_seed(self.config.seed, self.context.rank) + self._start_epoch)
 
@@ -295,12 +374,16 @@ def fit_torch_distributed(
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> tuple[nn.Module, History, ModelConfig]:
     """The PyTorch solver on one rank; ``fit(..., distributed=context)`` calls it."""
-    if config.device == "auto":
-        # gloo reduces CPU tensors: a distributed run stays on the CPU unless told otherwise.
-        config = config.model_copy(update={"device": "cpu"})
+    config = config.model_copy(update={"device": context.device})  # cpu or cuda:LOCAL_RANK
+    sparse = config.optimizer in SPARSE_OPTIMIZERS
+    if sparse and "nccl" in context.backend:
+        raise ConfigError(
+            f"optimizer {config.optimizer} gives row-sparse gradients, which NCCL cannot "
+            "all-reduce; pass it to init_distributed (embrec train --optimizer does) so the "
+            "process group uses gloo"
+        )
     if config.threads is None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.local_world))
-    sparse = config.optimizer in SPARSE_OPTIMIZERS
     module = spec.build(model_config, shape_of(train, fallback.global_mean), sparse)
     if context.rank:
         torch.manual_seed(rank_seed(config.seed, context.rank))
@@ -314,4 +397,6 @@ def fit_torch_distributed(
     )
     if resume:
         trainer.resume()
-    return module, trainer.fit(), model_config
+    history = trainer.fit()
+    module, _ = trainer.solver.finish()  # back on the CPU, as every bundle holds it
+    return module, history, model_config

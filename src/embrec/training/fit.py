@@ -226,7 +226,7 @@ def fit(
             checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
             resume=resume, on_epoch=on_epoch,
         )
-        trained_on = config.device
+        trained_on = config.device if distributed is None else distributed.device
         if distributed is None:
             problem = Problem(spec, model_config, config, reference, fallback, verbose=verbose,
                               fitter=fit)

@@ -14,6 +14,13 @@ is found at the end of the epoch it happened in. The held-out sets are scored
 on the device too; :meth:`TorchSolver.finish` hands the network back on the CPU.
 Adam and AdamW use their fused kernels on a GPU. ``lazy-adam`` and
 ``row-adagrad`` update rows with compiled CPU kernels and are refused on a GPU.
+
+Mixed precision (``precision="bf16"``): each batch's forward pass runs under
+``torch.autocast(device_type, dtype=torch.bfloat16)``, so the network's linear
+layers multiply in bfloat16; the loss is taken in float32 from the upcast
+outputs, and the float32 master weights receive float32 gradients (bfloat16
+has float32's exponent range, so no loss scaling is needed). Held-out scores
+and predictions run in float32.
 """
 
 from __future__ import annotations
@@ -76,18 +83,29 @@ class TorchSteps:
                                       config.seed, rank, world, device=self.device)
         self.optimizers = make_optimizers(self.module, config, len(self.batches))
 
+    def forward_precision(self) -> torch.autocast:
+        """The forward pass's precision: bfloat16 autocast with ``precision="bf16"``, else off.
+
+        Only the forward pass and the loss run under it; the backward pass follows
+        the forward's dtypes, and the weights it updates stay float32.
+        """
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
+                              enabled=self.config.precision == "bf16")
+
     def _pair_step(self, users: torch.Tensor, items: torch.Tensor, values: torch.Tensor):
-        predictions = self.network(users, items)
-        loss = torch.nn.functional.mse_loss(predictions, values)
+        with self.forward_precision():
+            predictions = self.network(users, items)
+            loss = torch.nn.functional.mse_loss(predictions.float(), values)
         objective = loss
         if self.config.emb_l2:
             objective = loss + self.config.emb_l2 * self.module.penalty(users, items) / len(values)
         return loss, objective, len(values)
 
     def _row_step(self, rows: torch.Tensor, mask: torch.Tensor):
-        reconstruction = self.network(rows)
+        with self.forward_precision():
+            reconstruction = self.network(rows)
         observed = mask.sum().clamp(min=1.0)
-        loss = (((reconstruction - rows) * mask) ** 2).sum() / observed
+        loss = (((reconstruction.float() - rows) * mask) ** 2).sum() / observed
         objective = loss + self.module.penalty() / self.batches.n_observed
         return loss, objective, observed
 
