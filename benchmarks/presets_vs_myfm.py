@@ -128,7 +128,6 @@ def main() -> None:
     parser.add_argument("--peers-python", type=Path, default=PEERS_PYTHON)
     parser.add_argument("--json", type=Path, help="also write the rows and the config here")
     args = parser.parse_args()
-    args.data_dir = args.data_dir.resolve()
     presets = [p for p in args.presets.split(",") if p]
     examples = [e for e in args.myfm.split(",") if e]
     if examples and not args.peers_python.exists():
