@@ -1,17 +1,21 @@
-"""Cornac MF and Surprise SVD timed on the data ``benchmarks/speed.py`` uses.
+"""Cornac MF and Surprise SVD timed on the data ``benchmarks/speed.py`` uses; myFM as its
+MovieLens examples set it up.
 
 Runs inside ``benchmarks/peers/.venv`` (see ``setup.sh``), never imports embrec:
 
     run_peers.py throughput LIBRARY THREADS DATA.npz FACTORS
     run_peers.py folds LIBRARY ML100K_FOLDER
     run_peers.py fit cornac TRAIN.npz TEST.npz REPEATS
+    run_peers.py myfm EXAMPLE TRAIN.npz TEST.npz
 
 prints one JSON line. Throughput is the per-epoch cost, taken as the difference
 between fits of a few epochs and of one epoch (so set-up is not counted):
 ``ratings · (E₂ - E₁) / (t(E₂) - t(E₁))``. The folds task fits and predicts the
 official ml-100k folds u1..u5 with each library's usual settings; the fit task
 times Cornac's MF with those settings on one training file (median of REPEATS
-fits) and scores it on the test file.
+fits) and scores it on the test file. The myfm task fits myFM on the training file
+and scores the test file, with the features, rank and sweeps of one of its documented
+MovieLens examples (``myfm_peer.py``).
 """
 
 from __future__ import annotations
@@ -142,6 +146,10 @@ def main() -> None:
         result = throughput(library, int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
     elif task == "fit":
         result = fit_file(sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif task == "myfm":
+        from myfm_peer import fit_and_score
+
+        result = fit_and_score(library, sys.argv[3], sys.argv[4])
     else:
         result = folds(library, Path(sys.argv[3]))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
