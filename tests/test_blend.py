@@ -48,12 +48,13 @@ def test_ridge_weights_recover_an_exact_blend_and_leave_the_intercept_unpenalise
     assert shrunk[0] == pytest.approx(ratings.mean(), abs=1e-6)
 
 
-def test_the_default_members_are_the_bayes_preset_autorec_and_mf_bias():
+def test_the_default_members_are_the_bayes_preset_and_item_and_user_autorec():
     bayes = get_preset("bayes")
     first = DEFAULT_MEMBERS[0]
     assert (first.model, first.solver, first.hyperparameters) == (
         bayes.model, bayes.solver, bayes.hyperparameters)
-    assert [m.model for m in DEFAULT_MEMBERS] == ["bfm", "autorec", "mf-bias"]
+    assert [m.model for m in DEFAULT_MEMBERS] == ["bfm", "autorec", "autorec"]
+    assert DEFAULT_MEMBERS[2].hyperparameters == {"orientation": "user"}
     assert BlendConfig().alpha == 1.0 and BlendConfig().carve_fraction == 0.1
 
 
@@ -75,8 +76,9 @@ def test_members_named_as_text_are_presets_or_models():
     assert (bayes.model, bayes.solver, bayes.hyperparameters["epochs"]) == ("bfm", "gibbs", 400)
     assert autorec == BlendMember(model="autorec")
     assert (fast.model, fast.solver, fast.hyperparameters["factors"]) == ("mf-bias", "sgd", 50)
-    with pytest.raises(ConfigError, match="'best' is the blend itself"):
-        get_spec("blend").make_config({"members": "best,autorec"})
+    for blend in ("best", "neural"):
+        with pytest.raises(ConfigError, match=f"preset '{blend}' is a blend itself"):
+            get_spec("blend").make_config({"members": f"{blend},autorec"})
 
 
 def test_members_from_the_command_line_reach_the_fit(tmp_path, capsys):

@@ -23,8 +23,10 @@ def test_every_preset_names_a_model_its_solver_and_valid_hyperparameters(name):
     assert preset.solver in spec.solvers
     model_config, train_config = split_hyperparameters(spec, preset.hyperparameters, preset.solver)
     for key, value in preset.hyperparameters.items():
-        source = model_config if key in spec.config_cls.model_fields else train_config
-        assert getattr(source, key) == value
+        if key in spec.config_cls.model_fields:  # as the config reads it (blend members)
+            assert getattr(model_config, key) == getattr(spec.make_config({key: value}), key)
+        else:
+            assert getattr(train_config, key) == value
     assert preset.to_json()["model"] == preset.model and name in preset.describe()
 
 
@@ -36,6 +38,14 @@ def test_best_is_the_blend_whose_first_member_is_the_bayes_preset():
     first = get_spec("blend").make_config(best.hyperparameters).members[0]
     assert (first.model, first.solver, first.hyperparameters) == (
         bayes.model, bayes.solver, bayes.hyperparameters)
+
+
+def test_neural_blends_networks_only_with_glocal_k_first():
+    neural = get_preset("neural")
+    members = get_spec(neural.model).make_config(neural.hyperparameters).members
+    assert [m.model for m in members] == ["glocal-k", "autorec", "autorec"]
+    assert {get_spec(m.model).solvers[0] for m in members} <= {"glocal", "torch"}
+    json.dumps(neural.to_json())  # recorded in the bundle's provenance as JSON
 
 
 def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():
