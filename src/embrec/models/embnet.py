@@ -20,6 +20,20 @@ batch-normalises its hidden layers). Embedding sizes default
 to fastai's rule of thumb ``min(600, round(1.6 · n^0.56))``.
 
 ``factors`` sets both embedding widths (``user_factors`` and ``item_factors``).
+
+Training defaults (torch solver): 5 epochs, AdamW at lr 5e-3 with weight decay
+1.0, batches of 1,024, one-cycle. From ``LARGE_TABLE_ROWS`` user and item rows
+on, on the CPU, the embedding tables are trained by ``lazy-adam`` instead (row-sparse:
+:mod:`embrec.training.row_sparse`), the rest of the network by AdamW as before.
+Dense AdamW reads and writes every row of every table, and its moments, on every
+step, so a step costs in proportion to the tables, not the batch: at 53,727 x
+8,108 (the shape of 10M ratings; widths 600 and 247) one step of 1,024 ratings
+took 0.9 s, 83 % of it in AdamW, about 1,100 ratings/s on one thread; with
+``lazy-adam`` it is the batch's rows only (``benchmarks/scale.py embnet``,
+``docs/scale.md``). Below the threshold the tables are small and dense AdamW is
+as fast (ml-100k, 943 x 1,682: 16 against 18 ms a step) and a little more
+accurate (ml-100k u1: 0.9179 against 0.9185; ml-latest-small, random 10 %:
+0.8350 against 0.8385), so small data keeps it.
 Fold-in: MAP user parameters through the frozen network
 (:mod:`embrec.models.embnet_foldin`). Item space: the item embeddings ``q_i``.
 """
@@ -32,6 +46,7 @@ import torch
 from pydantic import field_validator
 from torch import nn
 
+from embrec.device import cuda_visible
 from embrec.models.base import DataShape, PairModel, rows, sigmoid_range
 from embrec.models.embnet_foldin import EmbeddingNetFoldIn
 from embrec.models.item_space import item_embeddings
@@ -42,6 +57,25 @@ from embrec.models.spec import ModelConfig, ModelSpec, YRange, parse_layers, res
 def embedding_size_rule(n_categories: int) -> int:
     """fastai's rule of thumb for an embedding's width: ``min(600, round(1.6 · n^0.56))``."""
     return int(min(600, round(1.6 * n_categories**0.56)))
+
+
+LARGE_TABLE_ROWS = 20_000
+"""User plus item rows from which embnet's tables train with ``lazy-adam`` by default.
+
+ml-100k (2,625 rows), ml-1m (9,746) and ml-latest-small (10,334) stay below it.
+"""
+
+
+def sized_training_defaults(n_users: int, n_items: int, device: str) -> dict[str, Any]:
+    """The torch solver's defaults for tables of ``n_users`` and ``n_items`` rows.
+
+    On a GPU dense AdamW stays: its update is one fused kernel there, and
+    ``lazy-adam``'s kernels run on the CPU only.
+    """
+    on_cpu = device == "cpu" or (device == "auto" and not cuda_visible())
+    if on_cpu and n_users + n_items >= LARGE_TABLE_ROWS:
+        return {"optimizer": "lazy-adam"}
+    return {}
 
 
 class EmbeddingNet(PairModel):
@@ -157,6 +191,7 @@ SPEC = ModelSpec(
     fold_in=EmbeddingNetFoldIn,
     reg_option={"torch": "weight_decay"},
     train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 1.0, "batch_size": 1024},
+    sized_defaults={"torch": sized_training_defaults},
     search_space={ANY_SOLVER: (
         Dimension("weight_decay", 0.2, 3.0),
         Dimension("lr", 1e-3, 2e-2),
