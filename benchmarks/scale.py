@@ -358,10 +358,12 @@ EMBNET_SHAPE = (1_000_000, 53_727, 8_108)
 EMBNET_VARIANTS = {
     "old default (adamw)": {"optimizer": "adamw"},
     "default": {},
+    "default, 2 threads": {"threads": 2},
     "lazy-adam, batch 4096": {"optimizer": "lazy-adam", "batch_size": 4096},
     "row-adagrad (lr 0.05, wd 0)": {"optimizer": "row-adagrad", "lr": 0.05, "weight_decay": 0.0},
     "lazy-adam, user width 256": {"optimizer": "lazy-adam", "user_factors": 256},
 }
+SMALL_VARIANTS = ("old default (adamw)", "default", "lazy-adam, batch 4096")
 
 
 def task_embnet(data: str, values: dict[str, Any], batches: int, threads: int) -> dict[str, Any]:
@@ -375,11 +377,12 @@ def task_embnet(data: str, values: dict[str, Any], batches: int, threads: int) -
     else:
         ratings = load_synthetic(data)
     load_before = os.getloadavg()[0]
-    trainer = make_trainer(ratings, "embnet", {**values, "epochs": 1, "threads": threads})
+    trainer = make_trainer(ratings, "embnet", {"threads": threads, **values, "epochs": 1})
     result = timed_batches(trainer, float("inf"), batches)
     module, config = trainer.module, trainer.config
     return {**result, "n": len(ratings), "users": ratings.n_users, "items": ratings.n_items,
             "optimizer": config.optimizer, "batch_size": config.batch_size,
+            "threads": config.threads,
             "widths": f"{module.user_factors.embedding_dim}/{module.item_factors.embedding_dim}",
             "ratings_per_second": config.batch_size / result["batch_seconds"],
             "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"}
@@ -393,7 +396,7 @@ def run_embnet(args: argparse.Namespace) -> None:
         cases.append((f"ml-100k:{args.data_dir}", 0))
     rows = []
     for data, batches in cases:
-        variants = EMBNET_VARIANTS if batches else dict(list(EMBNET_VARIANTS.items())[:3])
+        variants = EMBNET_VARIANTS if batches else {k: EMBNET_VARIANTS[k] for k in SMALL_VARIANTS}
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         for _ in range(args.repeats):
             for name, values in variants.items():
@@ -409,12 +412,12 @@ def run_embnet(args: argparse.Namespace) -> None:
                          first["optimizer"], first["batch_size"], first["widths"],
                          statistics.median(d["ratings_per_second"] for d in done),
                          statistics.median(d["epoch_seconds"] for d in done),
-                         f"{first['batches']}/{first['of']}",
+                         f"{first['batches']}/{first['of']}", first["threads"],
                          ", ".join(d["load"] for d in done)])
-    table(f"embnet, one epoch, {args.threads} thread(s), median of {args.repeats} "
+    table(f"embnet, one epoch, median of {args.repeats} "
           f"({machine()})",
           ["ratings", "users x items", "variant", "optimizer", "batch", "widths", "ratings/s",
-           "s/epoch", "batches timed", "load average (each run)"], rows)
+           "s/epoch", "batches timed", "threads", "load average (each run)"], rows)
 
 
 TASKS = {"generate": task_generate, "write_files": task_write_files, "load": task_load,
