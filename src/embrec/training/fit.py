@@ -185,7 +185,8 @@ def fit(
     spec = get_spec(model or DEFAULT_MODEL)
     solver = solver or ("torch" if distributed is not None else spec.default_solver)
     explicit = set(hyperparameters)
-    size = (train.n_users, train.n_items)
+    # Options are checked before the data is read: a bad one is named even without data.
+    size = (train.n_users, train.n_items) if isinstance(train, Ratings) else None
     model_config, config = split_hyperparameters(spec, hyperparameters, solver, size)
     if tune is not None:
         from embrec.tuning.search import search_hyperparameters  # optuna: only when tuning
