@@ -10,7 +10,7 @@ import torch
 
 from embrec.data.idmap import IdMap
 from embrec.data.ratings import Ratings, RatingScale
-from embrec.models.embnet import LARGE_TABLE_ROWS, SPEC
+from embrec.models.embnet import LARGE_TABLE_ROWS, SPEC, sized_training_defaults
 from embrec.training.fit import fit, split_hyperparameters
 from embrec.training.row_kernels import lazy_adam_step, lazy_adam_step_serial
 from embrec.training.row_sparse import Scratch, pick_kernel
@@ -96,3 +96,7 @@ def test_one_thread_runs_the_serial_kernel_with_the_same_result():
                0.01, 0.9, 0.999, 1e-8, 0.1, 1)
         results.append(table)
     np.testing.assert_array_equal(*results)
+
+
+def test_the_size_rule_states_its_threshold_for_embrec_models():
+    assert f"{LARGE_TABLE_ROWS:,}" in sized_training_defaults.__doc__.splitlines()[0]

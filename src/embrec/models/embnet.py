@@ -67,9 +67,10 @@ ml-100k (2,625 rows), ml-1m (9,746) and ml-latest-small (10,334) stay below it.
 
 
 def sized_training_defaults(n_users: int, n_items: int, device: str) -> dict[str, Any]:
-    """The torch solver's defaults for tables of ``n_users`` and ``n_items`` rows.
+    """optimizer lazy-adam from 20,000 user plus item rows, on the CPU.
 
-    On a GPU dense AdamW stays: its update is one fused kernel there, and
+    The torch solver's defaults for tables of ``n_users`` and ``n_items`` rows
+    (``LARGE_TABLE_ROWS``). On a GPU dense AdamW stays: its update is one fused kernel there, and
     ``lazy-adam``'s kernels run on the CPU only.
     """
     on_cpu = device == "cpu" or (device == "auto" and not cuda_visible())
