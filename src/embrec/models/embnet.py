@@ -22,18 +22,22 @@ to fastai's rule of thumb ``min(600, round(1.6 · n^0.56))``.
 ``factors`` sets both embedding widths (``user_factors`` and ``item_factors``).
 
 Training defaults (torch solver): 5 epochs, AdamW at lr 5e-3 with weight decay
-1.0, batches of 1,024, one-cycle. From ``LARGE_TABLE_ROWS`` user and item rows
-on, on the CPU, the embedding tables are trained by ``lazy-adam`` instead (row-sparse:
-:mod:`embrec.training.row_sparse`), the rest of the network by AdamW as before.
-Dense AdamW reads and writes every row of every table, and its moments, on every
-step, so a step costs in proportion to the tables, not the batch: at 53,727 x
-8,108 (the shape of 10M ratings; widths 600 and 247) one step of 1,024 ratings
-took 0.9 s, 83 % of it in AdamW, about 1,100 ratings/s on one thread; with
-``lazy-adam`` it is the batch's rows only (``benchmarks/scale.py embnet``,
-``docs/scale.md``). Below the threshold the tables are small and dense AdamW is
-as fast (ml-100k, 943 x 1,682: 16 against 18 ms a step) and a little more
-accurate (ml-100k u1: 0.9179 against 0.9185; ml-latest-small, random 10 %:
-0.8350 against 0.8385), so small data keeps it.
+1.0, batches of 1,024, one-cycle. From ``LARGE_TABLE_ROWS`` (20,000) user plus
+item rows on, on the CPU, the embedding tables are trained by ``lazy-adam``
+instead (row-sparse: :mod:`embrec.training.row_sparse`), the rest of the network
+by AdamW as before. Dense AdamW reads and writes every row of every table and
+its moments on every step, so a step costs in proportion to the tables, not the
+batch: on 1M ratings of 53,727 x 8,108 (the users and items of 10M ratings;
+widths 600 and 247), one thread, AdamW's update was 82 % of a step, and an epoch
+took 399 s (2,511 ratings/s) against 21 s (47,891 ratings/s) with ``lazy-adam``
+(``benchmarks/scale.py embnet``, ``docs/scale.md``, medians of 3, load average
+2.5-3.4 on 2 cores). Below the threshold the tables are small, dense AdamW is as
+fast (ml-100k u1: 0.58 s an epoch) and a little more accurate (ml-100k u1 test
+RMSE 0.9179 against 0.9185 with ``lazy-adam``; ml-latest-small, random 10 %:
+0.8350 against 0.8385), so small data keeps it, as does a GPU (a fused AdamW;
+``lazy-adam`` runs on the CPU only). Larger batches and row-wise Adagrad were not
+faster per rating there; a narrower user table was (see ``docs/scale.md``).
+
 Fold-in: MAP user parameters through the frozen network
 (:mod:`embrec.models.embnet_foldin`). Item space: the item embeddings ``q_i``.
 """
