@@ -35,8 +35,10 @@ took 399 s (2,511 ratings/s) against 21 s (47,891 ratings/s) with ``lazy-adam``
 fast (ml-100k u1: 0.58 s an epoch) and a little more accurate (ml-100k u1 test
 RMSE 0.9179 against 0.9185 with ``lazy-adam``; ml-latest-small, random 10 %:
 0.8350 against 0.8385), so small data keeps it, as does a GPU (a fused AdamW;
-``lazy-adam`` runs on the CPU only). Larger batches and row-wise Adagrad were not
-faster per rating there; a narrower user table was (see ``docs/scale.md``).
+``lazy-adam`` runs on the CPU only). At the large shape batches of 4,096 were no
+faster, row-wise Adagrad 6 % faster (at another rate), a user table 256 wide
+1.36x faster: its accuracy on real data of that size is not measured yet
+(``docs/scale.md``).
 
 Fold-in: MAP user parameters through the frozen network
 (:mod:`embrec.models.embnet_foldin`). Item space: the item embeddings ``q_i``.
