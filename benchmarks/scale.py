@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/scale.py train [--sizes 1000000,10000000,50000000]
         [--optimizers adamw,lazy-adam] [--batch-size 16384] [--budget 90]
     .venv/bin/python benchmarks/scale.py autoencoder [--ratings 100480507] [--batches 12]
+    .venv/bin/python benchmarks/scale.py --threads 1 embnet [--batches 200] [--repeats 3]
 
 Every measurement runs in a fresh subprocess and reports its peak resident memory
 (``ru_maxrss``), so one measurement's memory never hides another's. Synthetic
@@ -21,6 +22,15 @@ from the parsed cache.
 batches that fit in ``--budget`` seconds (the epoch time is then extrapolated:
 time to the first batch, which includes the epoch's permutation, plus the
 median batch time for the remaining batches).
+
+``embnet``: the embedding network's training step with its old default (dense
+AdamW on every table), its default now (the model's spec decides from the table
+sizes) and candidates (batch size, row-wise Adagrad, a narrower user table), on
+1M synthetic ratings of 53,727 users x 8,108 items (the shape of 10M ratings,
+docs/scale.md) and on ml-100k u1 (``--data-dir``): seconds per epoch and
+ratings/s, the variants interleaved ``--repeats`` times, each in its own process,
+with the one-minute load average before and after each run. The large epoch is
+extrapolated from ``--batches`` batches; ml-100k's is timed whole.
 
 ``autoencoder``: ``deep-ae`` (user rows of 17,770 inputs) on a Netflix-sized
 480,189 x 17,770 rating matrix, batches of sparse rows densified one at a time;
@@ -268,7 +278,8 @@ def make_trainer(ratings: Any, model: str, values: dict[str, Any]) -> Any:
     from embrec.training.optim import SPARSE_OPTIMIZERS
 
     spec = get_spec(model)
-    model_config, config = split_hyperparameters(spec, values)
+    model_config, config = split_hyperparameters(spec, values,
+                                                 size=(ratings.n_users, ratings.n_items))
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     torch.manual_seed(config.seed)
     mean = float(ratings.values.mean())
@@ -341,8 +352,76 @@ def run_autoencoder(args: argparse.Namespace) -> None:
             done["peak_rss_mb"]]])
 
 
+# -- embnet -------------------------------------------------------------------------------------
+
+EMBNET_SHAPE = (1_000_000, 53_727, 8_108)
+EMBNET_VARIANTS = {
+    "old default (adamw)": {"optimizer": "adamw"},
+    "default": {},
+    "default, 2 threads": {"threads": 2},
+    "lazy-adam, batch 4096": {"optimizer": "lazy-adam", "batch_size": 4096},
+    "row-adagrad (lr 0.05, wd 0)": {"optimizer": "row-adagrad", "lr": 0.05, "weight_decay": 0.0},
+    "lazy-adam, user width 256": {"optimizer": "lazy-adam", "user_factors": 256},
+}
+SMALL_VARIANTS = ("old default (adamw)", "default", "lazy-adam, batch 4096")
+
+
+def task_embnet(data: str, values: dict[str, Any], batches: int, threads: int) -> dict[str, Any]:
+    if data.startswith("ml-100k:"):
+        from embrec.data.datasets import load_dataset
+        from embrec.data.splits import make_split
+
+        folder = data.split(":", 1)[1]
+        ratings = make_split(load_dataset("ml-100k", data_dir=folder), "u1",
+                             data_dir=folder).train
+    else:
+        ratings = load_synthetic(data)
+    load_before = os.getloadavg()[0]
+    trainer = make_trainer(ratings, "embnet", {"threads": threads, **values, "epochs": 1})
+    result = timed_batches(trainer, float("inf"), batches)
+    module, config = trainer.module, trainer.config
+    return {**result, "n": len(ratings), "users": ratings.n_users, "items": ratings.n_items,
+            "optimizer": config.optimizer, "batch_size": config.batch_size,
+            "threads": config.threads,
+            "widths": f"{module.user_factors.embedding_dim}/{module.item_factors.embedding_dim}",
+            "ratings_per_second": config.batch_size / result["batch_seconds"],
+            "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"}
+
+
+def run_embnet(args: argparse.Namespace) -> None:
+    n, n_users, n_items = EMBNET_SHAPE
+    cases = [(str(ensure_synthetic(Path(args.workdir), n, (n_users, n_items), False)),
+              args.batches)]
+    if args.data_dir:
+        cases.append((f"ml-100k:{args.data_dir}", 0))
+    rows = []
+    for data, batches in cases:
+        variants = EMBNET_VARIANTS if batches else {k: EMBNET_VARIANTS[k] for k in SMALL_VARIANTS}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+        for _ in range(args.repeats):
+            for name, values in variants.items():
+                done = in_subprocess("embnet", data=data, values=values, batches=batches,
+                                     threads=args.threads)
+                runs[name].append(done)
+                print(f"{name}: {done['epoch_seconds']:.1f} s/epoch, "
+                      f"{done['ratings_per_second']:,.0f} ratings/s, load {done['load']}",
+                      flush=True)
+        for name, done in runs.items():
+            first = done[0]
+            rows.append([f"{first['n']:,}", f"{first['users']:,} x {first['items']:,}", name,
+                         first["optimizer"], first["batch_size"], first["widths"],
+                         statistics.median(d["ratings_per_second"] for d in done),
+                         statistics.median(d["epoch_seconds"] for d in done),
+                         f"{first['batches']}/{first['of']}", first["threads"],
+                         ", ".join(d["load"] for d in done)])
+    table(f"embnet, one epoch, median of {args.repeats} "
+          f"({machine()})",
+          ["ratings", "users x items", "variant", "optimizer", "batch", "widths", "ratings/s",
+           "s/epoch", "batches timed", "threads", "load average (each run)"], rows)
+
+
 TASKS = {"generate": task_generate, "write_files": task_write_files, "load": task_load,
-         "train": task_train, "autoencoder": task_autoencoder}
+         "train": task_train, "autoencoder": task_autoencoder, "embnet": task_embnet}
 
 
 def main() -> None:
@@ -365,8 +444,13 @@ def main() -> None:
     auto.add_argument("--ratings", type=int, default=100_480_507)
     auto.add_argument("--batches", type=int, default=12)
     auto.add_argument("--batch-size", type=int, default=128)
+    embnet = sub.add_parser("embnet")
+    embnet.add_argument("--batches", type=int, default=200)
+    embnet.add_argument("--repeats", type=int, default=3)
+    embnet.add_argument("--data-dir", default=os.environ.get("EMBREC_DATA_DIR", ""))
     args = parser.parse_args()
-    {"load": run_load, "train": run_train, "autoencoder": run_autoencoder}[args.command](args)
+    {"load": run_load, "train": run_train, "autoencoder": run_autoencoder,
+     "embnet": run_embnet}[args.command](args)
 
 
 if __name__ == "__main__":

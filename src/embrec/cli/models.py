@@ -77,6 +77,9 @@ def models_command() -> None:
                      for k in settings]
             training.add_row(spec.name if solver == spec.solvers[0] else "", solver, *cells)
     console.print(training)
+    for spec in MODELS.values():
+        for solver, rule in spec.sized_defaults.items():
+            print(f"{spec.name} ({solver}), by the data's size: {rule.__doc__.splitlines()[0]}")
     from embrec.models.rankers import RANKERS
 
     for ranker in RANKERS.values():

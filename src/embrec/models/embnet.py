@@ -20,6 +20,26 @@ batch-normalises its hidden layers). Embedding sizes default
 to fastai's rule of thumb ``min(600, round(1.6 · n^0.56))``.
 
 ``factors`` sets both embedding widths (``user_factors`` and ``item_factors``).
+
+Training defaults (torch solver): 5 epochs, AdamW at lr 5e-3 with weight decay
+1.0, batches of 1,024, one-cycle. From ``LARGE_TABLE_ROWS`` (20,000) user plus
+item rows on, on the CPU, the embedding tables are trained by ``lazy-adam``
+instead (row-sparse: :mod:`embrec.training.row_sparse`), the rest of the network
+by AdamW as before. Dense AdamW reads and writes every row of every table and
+its moments on every step, so a step costs in proportion to the tables, not the
+batch: on 1M ratings of 53,727 x 8,108 (the users and items of 10M ratings;
+widths 600 and 247), one thread, AdamW's update was 82 % of a step, and an epoch
+took 399 s (2,511 ratings/s) against 21 s (47,891 ratings/s) with ``lazy-adam``
+(``benchmarks/scale.py embnet``, ``docs/scale.md``, medians of 3, load average
+2.5-3.4 on 2 cores). Below the threshold the tables are small, dense AdamW is as
+fast (ml-100k u1: 0.58 s an epoch) and a little more accurate (ml-100k u1 test
+RMSE 0.9179 against 0.9185 with ``lazy-adam``; ml-latest-small, random 10 %:
+0.8350 against 0.8385), so small data keeps it, as does a GPU (a fused AdamW;
+``lazy-adam`` runs on the CPU only). At the large shape batches of 4,096 were no
+faster, row-wise Adagrad 6 % faster (at another rate), a user table 256 wide
+1.36x faster: its accuracy on real data of that size is not measured yet
+(``docs/scale.md``).
+
 Fold-in: MAP user parameters through the frozen network
 (:mod:`embrec.models.embnet_foldin`). Item space: the item embeddings ``q_i``.
 """
@@ -32,6 +52,7 @@ import torch
 from pydantic import field_validator
 from torch import nn
 
+from embrec.device import cuda_visible
 from embrec.models.base import DataShape, PairModel, rows, sigmoid_range
 from embrec.models.embnet_foldin import EmbeddingNetFoldIn
 from embrec.models.item_space import item_embeddings
@@ -42,6 +63,26 @@ from embrec.models.spec import ModelConfig, ModelSpec, YRange, parse_layers, res
 def embedding_size_rule(n_categories: int) -> int:
     """fastai's rule of thumb for an embedding's width: ``min(600, round(1.6 · n^0.56))``."""
     return int(min(600, round(1.6 * n_categories**0.56)))
+
+
+LARGE_TABLE_ROWS = 20_000
+"""User plus item rows from which embnet's tables train with ``lazy-adam`` by default.
+
+ml-100k (2,625 rows), ml-1m (9,746) and ml-latest-small (10,334) stay below it.
+"""
+
+
+def sized_training_defaults(n_users: int, n_items: int, device: str) -> dict[str, Any]:
+    """optimizer lazy-adam from 20,000 user plus item rows, on the CPU.
+
+    The torch solver's defaults for tables of ``n_users`` and ``n_items`` rows
+    (``LARGE_TABLE_ROWS``). On a GPU dense AdamW stays: its update is one fused kernel there, and
+    ``lazy-adam``'s kernels run on the CPU only.
+    """
+    on_cpu = device == "cpu" or (device == "auto" and not cuda_visible())
+    if on_cpu and n_users + n_items >= LARGE_TABLE_ROWS:
+        return {"optimizer": "lazy-adam"}
+    return {}
 
 
 class EmbeddingNet(PairModel):
@@ -157,6 +198,7 @@ SPEC = ModelSpec(
     fold_in=EmbeddingNetFoldIn,
     reg_option={"torch": "weight_decay"},
     train_defaults={"epochs": 5, "lr": 5e-3, "weight_decay": 1.0, "batch_size": 1024},
+    sized_defaults={"torch": sized_training_defaults},
     search_space={ANY_SOLVER: (
         Dimension("weight_decay", 0.2, 3.0),
         Dimension("lr", 1e-3, 2e-2),

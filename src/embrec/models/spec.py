@@ -6,7 +6,10 @@ A model is a network (a plain ``nn.Module``, :mod:`embrec.models.base`) plus a
 * ``config_cls``: its typed, validated hyperparameters (a :class:`ModelConfig`);
 * ``build``: the network from ``(config, data shape, sparse)``;
 * ``solvers``: how it can be fitted, the first being the default, with each
-  solver's training defaults in ``solver_defaults`` (over ``train_defaults``);
+  solver's training defaults in ``solver_defaults`` (over ``train_defaults``),
+  and in ``sized_defaults`` those that depend on the size of the training data
+  and the device (over both: a table of 50k users may want another optimiser
+  than one of 1k), a function of ``(n_users, n_items, device)``;
 * ``fold_in``: the strategy that scores every item for a new user known only by
   ratings (as implicit's ``recalculate_user`` or LensKit's ``new_user_embedding``);
 * ``item_space``: the item vectors whose cosine says which items it treats alike
@@ -117,11 +120,13 @@ class ModelSpec:
     solvers: tuple[str, ...] = ("torch",)
     train_defaults: dict[str, Any] = field(default_factory=dict)
     solver_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sized_defaults: dict[str, Callable[[int, int, str], dict[str, Any]]] = field(
+        default_factory=dict)
     reg_option: dict[str, str] = field(default_factory=dict)
     search_space: dict[str, tuple[Dimension, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = (set(self.solver_defaults) | set(self.reg_option)
+        unknown = (set(self.solver_defaults) | set(self.sized_defaults) | set(self.reg_option)
                    | set(self.search_space) - {ANY_SOLVER}) - set(self.solvers)
         if unknown:
             raise ValueError(f"model {self.name!r}: defaults for undeclared solvers {unknown}")
@@ -134,10 +139,21 @@ class ModelSpec:
         """The hyperparameter ranges a search explores with ``solver`` (empty: none declared)."""
         return self.search_space.get(solver, self.search_space.get(ANY_SOLVER, ()))
 
-    def training_defaults(self, solver: str | None = None) -> dict[str, Any]:
-        """The model's training defaults with ``solver``'s own (the default solver's) on top."""
+    def training_defaults(self, solver: str | None = None,
+                          size: tuple[int, int] | None = None,
+                          device: str = "auto") -> dict[str, Any]:
+        """The model's training defaults with ``solver``'s own (the default solver's) on top.
+
+        ``size``, the ``(n_users, n_items)`` of the training data, adds the
+        solver's defaults for data of that size trained on ``device``
+        (``sized_defaults``).
+        """
         chosen = solver or self.default_solver
-        return {**self.train_defaults, **self.solver_defaults.get(chosen, {})}
+        defaults = {**self.train_defaults, **self.solver_defaults.get(chosen, {})}
+        if size is not None and chosen in self.sized_defaults:
+            device = defaults.get("device", device)
+            defaults.update(self.sized_defaults[chosen](*size, device))
+        return defaults
 
     def translate_reg(self, values: dict[str, Any], solver: str) -> dict[str, Any]:
         """``values`` with the shared name ``reg`` put where this model and ``solver`` read it.

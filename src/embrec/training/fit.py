@@ -61,7 +61,8 @@ if TYPE_CHECKING:
 
 
 def split_hyperparameters(
-    spec: ModelSpec, values: dict[str, Any], solver: str = "torch"
+    spec: ModelSpec, values: dict[str, Any], solver: str = "torch",
+    size: tuple[int, int] | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
     """Separate model from training hyperparameters; the training config records ``solver``.
 
@@ -70,7 +71,8 @@ def split_hyperparameters(
     is recorded under that name.
 
     Training defaults come from the model's spec: its own, then its solver's
-    (a compiled SGD wants other rates than Adam), then ``values``.
+    (a compiled SGD wants other rates than Adam), then those for data of
+    ``size`` (``(n_users, n_items)``, when given), then ``values``.
     """
     check_solver(spec, solver)
     values = spec.translate_reg(values, solver)
@@ -85,7 +87,8 @@ def split_hyperparameters(
             f"accepted: {', '.join(accepted)}"
         )
     model_values = {k: v for k, v in values.items() if spec.accepts(k)}
-    train_values = spec.training_defaults(solver)
+    device = values.get("device", TrainConfig.model_fields["device"].default)
+    train_values = spec.training_defaults(solver, size, device)
     train_values.update({k: v for k, v in values.items() if k in TRAIN_KEYS})
     train_values["solver"] = solver
     return spec.make_config(model_values), make_train_config(train_values)
@@ -182,7 +185,9 @@ def fit(
     spec = get_spec(model or DEFAULT_MODEL)
     solver = solver or ("torch" if distributed is not None else spec.default_solver)
     explicit = set(hyperparameters)
-    model_config, config = split_hyperparameters(spec, hyperparameters, solver)
+    # Options are checked before the data is read: a bad one is named even without data.
+    size = (train.n_users, train.n_items) if isinstance(train, Ratings) else None
+    model_config, config = split_hyperparameters(spec, hyperparameters, solver, size)
     if tune is not None:
         from embrec.tuning.search import search_hyperparameters  # optuna: only when tuning
 
@@ -195,7 +200,7 @@ def fit(
             print(search.describe())
         hyperparameters = {**hyperparameters, **search.chosen}
         provenance = {**(provenance or {}), "tuning": search.to_json()}
-        model_config, config = split_hyperparameters(spec, hyperparameters, solver)
+        model_config, config = split_hyperparameters(spec, hyperparameters, solver, size)
     configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))

@@ -175,7 +175,8 @@ def advise_lr(
             f"solver {solver!r} has no learning rate to find; "
             f"choose --solver {' or '.join(s for s in RATE_SOLVERS if s in spec.solvers)}"
         )
-    _, config = split_hyperparameters(spec, hyperparameters, solver)
+    _, config = split_hyperparameters(spec, hyperparameters, solver,
+                                      (train.n_users, train.n_items))
     current = config.lr
     parts = holdout_validation(train, fraction, config.seed)
     candidates: list[tuple[float, str]] = []

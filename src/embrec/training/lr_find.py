@@ -32,6 +32,7 @@ from embrec.models.registry import get_spec
 from embrec.predictor import Fallback
 from embrec.training.fit import split_hyperparameters
 from embrec.training.loop import Trainer
+from embrec.training.optim import SPARSE_OPTIMIZERS
 from embrec.training.solver import shape_of
 from embrec.training.threads import configure_threads
 
@@ -93,12 +94,13 @@ def lr_find(
     train = RatingTransform.for_scale(train.scale).forward_ratings(train)
     spec = get_spec(model)
     hyperparameters = {**hyperparameters, "schedule": "constant", "lr": start_lr}
-    model_config, config = split_hyperparameters(spec, hyperparameters)
+    model_config, config = split_hyperparameters(spec, hyperparameters,
+                                                 size=(train.n_users, train.n_items))
     configure_threads(config.threads, len(train))
     torch.manual_seed(config.seed)
     fallback = Fallback.fit(train)
     module = spec.build(model_config, shape_of(train, fallback.global_mean),
-                        config.optimizer == "sparse-adam")
+                        config.optimizer in SPARSE_OPTIMIZERS)
     trainer = Trainer(module, config, train, fallback)
     factor = (end_lr / start_lr) ** (1.0 / max(1, steps - 1))
     lrs: list[float] = []

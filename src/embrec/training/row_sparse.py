@@ -43,7 +43,12 @@ import numpy as np
 import torch
 
 from embrec.numba_threads import set_threads
-from embrec.training.row_kernels import lazy_adam_step, row_adagrad_step
+from embrec.training.row_kernels import (
+    lazy_adam_step,
+    lazy_adam_step_serial,
+    row_adagrad_step,
+    row_adagrad_step_serial,
+)
 
 
 def lookups(grad: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +98,19 @@ def scratch(optimizer: torch.optim.Optimizer, param: torch.Tensor, grads: np.nda
     return kept[id(param)].arrays(grads)
 
 
+def pick_kernel(parallel: Any, serial: Any) -> Any:
+    """``serial`` on one torch thread, else ``parallel`` on torch's thread count.
+
+    On one thread numba's pool is never started: its idle workers would spin on
+    the cores torch's own operations run on (:mod:`embrec.training.row_kernels`).
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        return serial
+    set_threads(threads)
+    return parallel
+
+
 def table_view(tensor: torch.Tensor) -> np.ndarray:
     """A 2-D numpy view sharing ``tensor``'s memory (a bias table is ``(n, 1)``)."""
     return tensor.numpy().reshape(len(tensor), -1)
@@ -116,7 +134,7 @@ class LazyAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> None:
-        set_threads(torch.get_num_threads())  # the kernels' loops, as torch's
+        kernel = pick_kernel(lazy_adam_step, lazy_adam_step_serial)
         for group in self.param_groups:
             lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
@@ -130,7 +148,7 @@ class LazyAdam(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(param)
                 state["step"] += 1
                 ids, grads = lookups(param.grad)
-                lazy_adam_step(
+                kernel(
                     table_view(param.data), table_view(state["exp_avg"]),
                     table_view(state["exp_avg_sq"]), ids, grads, *scratch(self, param, grads),
                     lr, beta1, beta2, eps, decay, state["step"],
@@ -153,7 +171,7 @@ class RowWiseAdagrad(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> None:
-        set_threads(torch.get_num_threads())  # the kernels' loops, as torch's
+        kernel = pick_kernel(row_adagrad_step, row_adagrad_step_serial)
         for group in self.param_groups:
             lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
             for param in group["params"]:
@@ -163,7 +181,7 @@ class RowWiseAdagrad(torch.optim.Optimizer):
                 if not state:
                     state["sum"] = param.new_zeros(param.shape[0])
                 ids, grads = lookups(param.grad)
-                row_adagrad_step(
+                kernel(
                     table_view(param.data), state["sum"].numpy(), ids, grads,
                     *scratch(self, param, grads), lr, eps, decay,
                 )
