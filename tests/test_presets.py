@@ -46,6 +46,7 @@ def test_neural_blends_networks_only_with_glocal_k_first():
     assert [m.model for m in members] == ["glocal-k", "autorec", "autorec"]
     assert {get_spec(m.model).solvers[0] for m in members} <= {"glocal", "torch"}
     json.dumps(neural.to_json())  # recorded in the bundle's provenance as JSON
+    assert "members=[glocal-k, autorec, autorec (orientation=user)]" in neural.describe()
 
 
 def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():

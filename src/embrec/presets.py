@@ -41,6 +41,18 @@ from typing import Any
 from embrec.errors import ConfigError
 
 
+def _shown(value: Any) -> Any:
+    """A blend's members as ``[glocal-k, autorec (orientation=user)]``; other values as they are."""
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(m, dict) and "model" in m for m in value):
+        members = []
+        for member in value:
+            options = ", ".join(f"{k}={v}" for k, v in member.get("hyperparameters", {}).items())
+            members.append(member["model"] + (f" ({options})" if options else ""))
+        return "[" + ", ".join(members) + "]"
+    return value
+
+
 @dataclass(frozen=True)
 class Preset:
     """A model, its solver and hyperparameters (the keywords of ``fit``) and what they gave."""
@@ -60,7 +72,7 @@ class Preset:
                 "hyperparameters": dict(self.hyperparameters)}
 
     def describe(self) -> str:
-        params = ", ".join(f"{k}={v}" for k, v in self.hyperparameters.items())
+        params = ", ".join(f"{k}={_shown(v)}" for k, v in self.hyperparameters.items())
         solver = f"solver {self.solver}" + (f"; {params}" if params else "")
         return f"preset {self.name}: {self.model} ({solver}): {self.summary}"
 
