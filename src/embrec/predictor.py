@@ -14,6 +14,8 @@ combines member networks: the predictor keeps one predictor per member
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,12 +133,8 @@ class Predictor:
         modelled = self.modelled(users, items)
         where = np.flatnonzero(modelled)
         if len(where):
-            was_training = self.module.training
-            self.module.eval()
-            try:
+            with self._evaluating():
                 result[where] = self._to_ratings(self._network_predict(users[where], items[where]))
-            finally:
-                self.module.train(was_training)
         if clip:
             result = self.scale.clip(result)
         return result.astype(np.float32), modelled
@@ -171,12 +169,8 @@ class Predictor:
         Items without training ratings score their fallback prediction.
         """
         users = np.asarray(users, dtype=np.int64)
-        was_training = self.module.training
-        self.module.eval()
-        try:
+        with self._evaluating():
             scores = self._to_ratings(self._network_scores(users))
-        finally:
-            self.module.train(was_training)
         cold_items = self.item_counts == 0
         if cold_items.any():
             fallback = self.fallback.global_mean + self.fallback.user_bias[users][:, None]
@@ -225,13 +219,9 @@ class Predictor:
         """
         rows = np.asarray(rows, dtype=np.float32)
         chunk = max(1, ROW_BLOCK_VALUES // max(1, rows.shape[1]))
-        was_training = self.module.training
-        self.module.eval()
-        try:
+        with self._evaluating():
             blocks = [self.module(self._tensor(rows[start : start + chunk])).cpu().numpy()
                       for start in range(0, len(rows), chunk)]
-        finally:
-            self.module.train(was_training)
         return np.concatenate(blocks) if blocks else np.empty((0, 0), dtype=np.float32)
 
     @torch.no_grad()
@@ -242,14 +232,10 @@ class Predictor:
         of the training rows, and kept.
         """
         if "item_codes" not in self._row_outputs:
-            chunk = max(64, (1 << 24) // max(1, self.train.n_users))
-            was_training = self.module.training
-            self.module.eval()
-            try:
+            chunk = self._item_chunk()
+            with self._evaluating():
                 codes = [self.module.encode(self._dense_rows(start, start + chunk))
                          for start in range(0, self.train.n_items, chunk)]
-            finally:
-                self.module.train(was_training)
             self._row_outputs["item_codes"] = torch.cat(codes)
         return self._row_outputs["item_codes"]
 
@@ -278,7 +264,7 @@ class Predictor:
         """
         columns = self._tensor(users)
         out = np.empty((len(users), self.train.n_items), dtype=np.float32)
-        chunk = max(64, (1 << 24) // max(1, self.train.n_users))
+        chunk = self._item_chunk()
         if hasattr(self.module, "encode") and hasattr(self.module, "decode"):
             codes = self.item_codes()
             step = max(1, (1 << 22) // max(1, len(users)))
@@ -290,6 +276,20 @@ class Predictor:
             block = self.module(self._dense_rows(start, start + chunk))
             out[:, start : start + chunk] = block[:, columns].T.cpu().numpy()
         return out
+
+    def _item_chunk(self) -> int:
+        """Item rows per block through an item-row network (about 16M input values)."""
+        return max(64, (1 << 24) // max(1, self.train.n_users))
+
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """The network in eval mode (no dropout) for the block, then as it was."""
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            yield
+        finally:
+            self.module.train(was_training)
 
     def _dense_rows(self, start: int, stop: int) -> torch.Tensor:
         return self._tensor(self._input_rows[start:stop].toarray())
