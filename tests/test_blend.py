@@ -216,3 +216,14 @@ def test_the_test_part_never_reaches_the_weights(blend, u1):
     again = fit(train, "blend", test=poisoned, members=CHEAP_MEMBERS, verbose=False)
     np.testing.assert_array_equal(again.module.weights.numpy(), blend.module.weights.numpy())
     assert again.metrics["test_rmse"] > blend.metrics["test_rmse"] + 1.0
+
+
+def test_a_thread_count_reaches_only_the_members_whose_solver_reads_it():
+    # embrec cv --workers 2 fits each fold with threads=1; the glocal solver has no such option.
+    train = generate_ratings(60, 40, 900, seed=3)
+    members = [{"model": "glocal-k", "hyperparameters": {"hidden": 16, "pretrain_epochs": 1,
+                                                         "finetune_epochs": 1}},
+               {"model": "mf-bias", "solver": "sgd", "hyperparameters": {"epochs": 2}}]
+    model = fit(train, "blend", members=members, threads=1, verbose=False, ranker=None)
+    assert [m.model for m in model.model_config.members] == ["glocal-k", "mf-bias"]
+    assert np.isfinite(model.predictor.predict(train.users[:50], train.items[:50])[0]).all()

@@ -116,7 +116,9 @@ class BlendSolver(Solver):
 
     def _fit_member(self, member: BlendMember, train: Any) -> Any:
         hyperparameters = {"seed": self.config.seed, **member.hyperparameters}
-        if self.config.threads is not None:
+        reads = self.problem.reads
+        if self.config.threads is not None and (
+                reads is None or reads(member.model, "threads", member.solver)):
             hyperparameters.setdefault("threads", self.config.threads)
         return self.problem.fitter(train, member.model, solver=member.solver, verbose=False,
                                    ranker=None, **hyperparameters)

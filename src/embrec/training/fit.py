@@ -40,6 +40,7 @@ from embrec.presets import apply_preset, get_preset
 from embrec.solvers.biases import BiasSolver
 from embrec.solvers.blend import BlendSolver
 from embrec.solvers.compiled import ALSSolver, SGDSolver
+from embrec.solvers.fullbatch import FullBatchSolver
 from embrec.solvers.gibbs_solver import GibbsSolver
 from embrec.solvers.glocal import GLocalSolver
 from embrec.training.config import TRAIN_KEYS, TrainConfig, make_train_config
@@ -234,7 +235,7 @@ def fit(
         trained_on = config.device if distributed is None else distributed.device
         if distributed is None:
             problem = Problem(spec, model_config, config, reference, fallback, verbose=verbose,
-                              fitter=fit)
+                              fitter=fit, reads=reads_option)
             fitter = solver_cls(problem)
             trained_on = device_name(fitter.device)
             module, history, model_config = run_solver(fitter, **options)
@@ -287,6 +288,7 @@ SOLVERS: dict[str, type[Solver]] = {
     "biases": BiasSolver,
     "gibbs": GibbsSolver,
     "glocal": GLocalSolver,
+    "fullbatch": FullBatchSolver,
     "blend": BlendSolver,
 }
 """Every solver by name: a :class:`~embrec.training.solver.Solver` the loop drives."""

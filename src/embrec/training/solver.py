@@ -64,6 +64,9 @@ class Problem:
     fallback: Fallback
     verbose: bool = False
     fitter: Callable[..., Any] | None = None
+    reads: Callable[[str, str, str | None], bool] | None = None
+    """:func:`embrec.training.fit.reads_option`, handed in with ``fitter``: whether a
+    model's solver reads a training option (the blend sets ``threads`` only where read)."""
 
     @property
     def shape(self) -> DataShape:
