@@ -9,7 +9,7 @@ See ``docs/adding-a-model.md``.
 from __future__ import annotations
 
 from embrec.errors import ConfigError
-from embrec.models import autorec, baseline, bfm, blend, deep_ae, embnet, glocal_k, mf
+from embrec.models import autorec, baseline, bfm, blend, deep_ae, embnet, fm, glocal_k, mf
 from embrec.models.autorec import AutoRecConfig
 from embrec.models.baseline import BaselineConfig
 from embrec.models.bfm import BFMConfig
@@ -38,6 +38,7 @@ REGISTERED: list[ModelSpec] = [
     autorec.SPEC,
     deep_ae.SPEC,
     bfm.SPEC,
+    fm.SPEC,
     glocal_k.SPEC,
     blend.make_spec(get_spec),  # its members are registered models: it is handed the lookup
 ]
