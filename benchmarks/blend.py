@@ -49,10 +49,15 @@ CANDIDATES = {
     "bfm-no-side": {"preset": "bayes", "side": False},
     "autorec": {"model": "autorec"},
     "autorec-user": {"model": "autorec", "orientation": "user"},
+    "autorec-seed1": {"model": "autorec", "seed": 1},
+    "autorec-seed2": {"model": "autorec", "seed": 2},
+    "autorec-user-seed1": {"model": "autorec", "orientation": "user", "seed": 1},
+    "autorec-1000": {"model": "autorec", "factors": 1000},
     "mf-bias": {"model": "mf-bias"},
     "embnet": {"model": "embnet"},
     "deep-ae": {"model": "deep-ae"},
     "glocal-k": {"model": "glocal-k"},
+    "fm": {"model": "fm"},
 }
 
 
@@ -67,7 +72,8 @@ def predictions(name, fold, split, seed, cache):
     for tag, train, target in (("carve", part.train, part.test),
                                ("test", split.train, split.test)):
         started = time.perf_counter()
-        trained = fit(train, verbose=False, seed=seed, ranker=None, **CANDIDATES[name])
+        keywords = {"seed": seed, **CANDIDATES[name]}  # a candidate may fix its own seed
+        trained = fit(train, verbose=False, ranker=None, **keywords)
         target = align_ratings(target, train).ratings
         raw, _ = trained.predictor.predict(target.users, target.items, clip=False)
         out[tag] = raw.astype(np.float64)
