@@ -40,13 +40,14 @@ def test_best_is_the_blend_whose_first_member_is_the_bayes_preset_sampled_longer
     assert first.hyperparameters == {**bayes.hyperparameters, "epochs": 800, "burn_in": 200}
 
 
-def test_neural_blends_networks_only_with_glocal_k_first():
+def test_neural_blends_glocal_k_first_with_the_autorecs_and_the_fm():
     neural = get_preset("neural")
     members = get_spec(neural.model).make_config(neural.hyperparameters).members
-    assert [m.model for m in members] == ["glocal-k", "autorec", "autorec"]
-    assert {get_spec(m.model).solvers[0] for m in members} <= {"glocal", "torch"}
+    assert [m.model for m in members] == ["glocal-k", "autorec", "autorec", "fm"]
+    assert [get_spec(m.model).solvers[0] for m in members] == [
+        "glocal", "torch", "torch", "fullbatch"]
     json.dumps(neural.to_json())  # recorded in the bundle's provenance as JSON
-    assert "members=[glocal-k, autorec, autorec (orientation=user)]" in neural.describe()
+    assert "members=[glocal-k, autorec, autorec (orientation=user), fm]" in neural.describe()
 
 
 def test_an_unknown_preset_or_a_conflicting_model_is_one_line_error():

@@ -31,6 +31,7 @@ QUICK = {
     "deep-ae": {"epochs": 4},
     "bfm": {"epochs": 30, "burn_in": 10},
     "glocal-k": {"pretrain_epochs": 4, "finetune_epochs": 2},
+    "fm": {"epochs": 100},
     "blend": {"members": [{"model": "baseline"},
                           {"model": "mf-bias", "hyperparameters": {"epochs": 3}}]},
 }
