@@ -1,4 +1,4 @@
-"""The factorisation machine fitted by Adam (``fm``): its penalty, accuracy on u1, bundle, fold-in."""
+"""The factorisation machine fitted by Adam (``fm``): penalty, accuracy on u1, bundle, fold-in."""
 
 from __future__ import annotations
 

@@ -82,3 +82,41 @@ def rows(table: nn.Embedding, indices: torch.Tensor) -> torch.Tensor:
 def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     """Squash ``x`` into ``(low, high)``: ``low + (high - low) * sigmoid(x)``."""
     return torch.sigmoid(x) * (high - low) + low
+
+
+class PublishedDotBias(PairModel):
+    """``r̂(u, i) = μ + b_u + b_i + p_u · q_i`` from tables a solver computes and publishes.
+
+    The network of a model fitted outside the training loop's gradient steps (the
+    Bayesian FM's posterior mean, the ``fm``'s pooled feature tables): frozen tables,
+    zeros until the solver copies its result in.
+    """
+
+    def __init__(self, shape: DataShape, width: int) -> None:
+        super().__init__()
+        self.n_items = shape.n_items
+        self.y_range = None
+        self.user_factors = nn.Embedding(shape.n_users, width)
+        self.item_factors = nn.Embedding(shape.n_items, width)
+        self.user_bias = nn.Embedding(shape.n_users, 1)
+        self.item_bias = nn.Embedding(shape.n_items, 1)
+        for table in (self.user_factors, self.item_factors, self.user_bias, self.item_bias):
+            nn.init.zeros_(table.weight)
+            table.weight.requires_grad_(False)
+        self.register_buffer("global_bias", torch.tensor(float(shape.global_mean)))
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return (
+            (rows(self.user_factors, users) * rows(self.item_factors, items)).sum(dim=1)
+            + rows(self.user_bias, users).squeeze(1)
+            + rows(self.item_bias, items).squeeze(1)
+            + self.global_bias
+        )
+
+    def score_users(self, users: torch.Tensor) -> torch.Tensor:
+        return (
+            rows(self.user_factors, users) @ self.item_factors.weight.T
+            + rows(self.user_bias, users)
+            + self.item_bias.weight.T
+            + self.global_bias
+        )

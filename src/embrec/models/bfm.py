@@ -49,10 +49,9 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from torch import nn
 
 from embrec.errors import ModelError
-from embrec.models.base import DataShape, PairModel, rows
+from embrec.models.base import DataShape, PublishedDotBias
 from embrec.models.foldin import FoldIn
 from embrec.models.item_space import item_embeddings
 from embrec.models.search_space import ANY_SOLVER, integer
@@ -67,7 +66,7 @@ def default_width(shape: DataShape) -> int:
     return max(1, min(shape.n_users, shape.n_items, MAX_WIDTH))
 
 
-class BayesianFM(PairModel):
+class BayesianFM(PublishedDotBias):
     """``r̂(u, i) = μ + b_u + b_i + p_u · q_i``: the posterior mean of a Bayesian FM.
 
     Buffers for fold-in (``T = fold_in_samples`` thinned samples, rank ``k``):
@@ -78,39 +77,13 @@ class BayesianFM(PairModel):
     """
 
     def __init__(self, shape: DataShape, width: int, rank: int, fold_in_samples: int) -> None:
-        super().__init__()
-        self.n_items = shape.n_items
-        self.y_range = None
-        self.user_factors = nn.Embedding(shape.n_users, width)
-        self.item_factors = nn.Embedding(shape.n_items, width)
-        self.user_bias = nn.Embedding(shape.n_users, 1)
-        self.item_bias = nn.Embedding(shape.n_items, 1)
-        for table in (self.user_factors, self.item_factors, self.user_bias, self.item_bias):
-            nn.init.zeros_(table.weight)
-            table.weight.requires_grad_(False)
-        self.register_buffer("global_bias", torch.tensor(float(shape.global_mean)))
+        super().__init__(shape, width)
         t, n = fold_in_samples, shape.n_items
         self.register_buffer("fold_offset", torch.zeros(t, n))
         self.register_buffer("fold_item", torch.zeros(t, n, rank))
         self.register_buffer("fold_rated", torch.zeros(t, n, rank))
         self.register_buffer("fold_rated_w", torch.zeros(t, n))
         self.register_buffer("fold_prior", torch.zeros(t, 3 + 2 * rank))
-
-    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return (
-            (rows(self.user_factors, users) * rows(self.item_factors, items)).sum(dim=1)
-            + rows(self.user_bias, users).squeeze(1)
-            + rows(self.item_bias, items).squeeze(1)
-            + self.global_bias
-        )
-
-    def score_users(self, users: torch.Tensor) -> torch.Tensor:
-        return (
-            rows(self.user_factors, users) @ self.item_factors.weight.T
-            + rows(self.user_bias, users)
-            + self.item_bias.weight.T
-            + self.global_bias
-        )
 
     def fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The scores of :class:`BFMFoldIn` for a new user's ratings (for callers that hold

@@ -46,9 +46,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from embrec.models.base import DataShape, PairModel, rows
+from embrec.models.base import DataShape, PublishedDotBias
 from embrec.models.foldin import FoldIn, GaussianFoldIn, population_prior, training_noise
 from embrec.models.item_space import item_embeddings
 from embrec.models.search_space import ANY_SOLVER, Dimension, integer
@@ -56,7 +55,7 @@ from embrec.models.spec import ModelConfig, ModelSpec
 from embrec.models.trained import TrainedNetwork
 
 
-class FeatureFM(PairModel):
+class FeatureFM(PublishedDotBias):
     """``r̂(u, i) = μ + b_u + b_i + p_u · q_i``: a fitted ``fm`` (module docstring).
 
     Buffers for fold-in: ``rated_factors (n_items, k)`` and ``rated_bias
@@ -66,36 +65,10 @@ class FeatureFM(PairModel):
     """
 
     def __init__(self, shape: DataShape, factors: int) -> None:
-        super().__init__()
-        self.n_items = shape.n_items
-        self.y_range = None
-        self.user_factors = nn.Embedding(shape.n_users, factors)
-        self.item_factors = nn.Embedding(shape.n_items, factors)
-        self.user_bias = nn.Embedding(shape.n_users, 1)
-        self.item_bias = nn.Embedding(shape.n_items, 1)
-        for table in (self.user_factors, self.item_factors, self.user_bias, self.item_bias):
-            nn.init.zeros_(table.weight)
-            table.weight.requires_grad_(False)
-        self.register_buffer("global_bias", torch.tensor(float(shape.global_mean)))
+        super().__init__(shape, factors)
         self.register_buffer("rated_factors", torch.zeros(shape.n_items, factors))
         self.register_buffer("rated_bias", torch.zeros(shape.n_items))
         self.register_buffer("user_id", torch.zeros(shape.n_users, 1 + factors))
-
-    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return (
-            (rows(self.user_factors, users) * rows(self.item_factors, items)).sum(dim=1)
-            + rows(self.user_bias, users).squeeze(1)
-            + rows(self.item_bias, items).squeeze(1)
-            + self.global_bias
-        )
-
-    def score_users(self, users: torch.Tensor) -> torch.Tensor:
-        return (
-            rows(self.user_factors, users) @ self.item_factors.weight.T
-            + rows(self.user_bias, users)
-            + self.item_bias.weight.T
-            + self.global_bias
-        )
 
 
 class FMFoldIn(FoldIn):

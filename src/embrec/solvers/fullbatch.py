@@ -109,7 +109,8 @@ class FullBatchSolver(Solver):
         self.options = options
         self.device = resolve_device(self.config.device)
         user_blocks, item_blocks = blocks_of(options)
-        self.user_rows, self.item_rows = user_rows(train, user_blocks), item_rows(train, item_blocks)
+        self.user_rows = user_rows(train, user_blocks)
+        self.item_rows = item_rows(train, item_blocks)
         self.user_x = sparse_rows(self.user_rows, self.device)
         self.item_x = sparse_rows(self.item_rows, self.device)
         self.tables = FeatureTables(self.user_rows.n_features, self.item_rows.n_features,
