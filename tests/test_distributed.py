@@ -223,13 +223,14 @@ def test_a_row_model_trains_under_ddp_close_to_one_process(data_dir, tmp_path, c
 
 
 @pytest.mark.slow
-def test_row_sparse_gradients_are_reduced_across_ranks(data_dir, tmp_path, capsys):
+@pytest.mark.parametrize("model", ["mf-bias", "embnet"])  # tables alone; tables beside an MLP
+def test_row_sparse_gradients_are_reduced_across_ranks(data_dir, tmp_path, capsys, model):
     options = ("--epochs", "2", "--optimizer", "lazy-adam")
-    single_args = train_args(data_dir, tmp_path / "single", "mf-bias", *options, "--threads", "1")
+    single_args = train_args(data_dir, tmp_path / "single", model, *options, "--threads", "1")
     assert main(single_args) == 0
     single = last_json(capsys.readouterr().out)
     results = finish(start_ranks(
-        train_args(data_dir, tmp_path / "ddp", "mf-bias", *options, "--distributed")
+        train_args(data_dir, tmp_path / "ddp", model, *options, "--distributed")
     ))
     assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
     assert last_json(results[0][1])["valid_rmse"] == pytest.approx(single["valid_rmse"], abs=0.01)

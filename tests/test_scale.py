@@ -61,6 +61,19 @@ def test_only_the_rows_a_batch_touches_move(optimizer_cls):
             assert not state[untouched].any()
 
 
+@pytest.mark.parametrize("optimizer_cls", [LazyAdam, RowWiseAdagrad])
+def test_a_gradient_naming_a_row_outside_the_table_is_refused(optimizer_cls):
+    table, _ = twin_tables(10, 3)
+    before = table.weight.detach().clone()
+    optimizer = optimizer_cls(table.parameters(), lr=0.1)
+    table.weight.grad = torch.sparse_coo_tensor(
+        torch.tensor([[2, 10]]), torch.ones(2, 3), (10, 3), is_coalesced=False
+    )
+    with pytest.raises(ValueError, match="10-row table .* ids outside 0..9"):
+        optimizer.step()
+    assert torch.equal(table.weight.detach(), before)
+
+
 @pytest.mark.parametrize(
     ("decay", "dense_cls"), [(0.0, torch.optim.Adam), (0.1, torch.optim.AdamW)]
 )

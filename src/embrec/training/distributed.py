@@ -7,7 +7,10 @@ Every process (rank ``r`` of ``W``) holds the whole model and the whole training
 set, and trains on its shard of each epoch's permutation: the elements
 ``r, r + W, r + 2W, ...`` (:class:`~embrec.training.batches.PairBatches`).
 :class:`~torch.nn.parallel.DistributedDataParallel` averages the gradients, so
-all ranks take the same optimiser step and keep identical weights.
+all ranks take the same optimiser step and keep identical weights. The
+row-sparse gradients of ``sparse=True`` embedding tables are averaged by
+:mod:`embrec.training.sparse_sync` instead (all-gathers of each rank's lookups),
+after the backward pass and before the step; DDP reduces the dense rest.
 
 Batch size: ``batch_size`` stays the *effective* batch, the one a single process
 would use. Each rank takes ``b_r = batch_size / W`` examples per step, and the
@@ -63,6 +66,7 @@ from embrec.training.history import EpochRecord, EpochTable, History
 from embrec.training.loop import Trainer
 from embrec.training.optim import SPARSE_OPTIMIZERS
 from embrec.training.solver import shape_of
+from embrec.training.sparse_sync import RowSparseSync
 
 T = TypeVar("T")
 
@@ -298,13 +302,23 @@ class DistributedTrainer(Trainer):
         )
         device = torch.device(context.device)
         module = module.to(device)  # DDP wraps a module already on its rank's device
+        sparse_sync = RowSparseSync(module, context.world)
+        sparse_sync.broadcast()
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            module, sparse_sync.ignored_names()
+        )
+        ignored = set(sparse_sync.ignored_names())
+        dense = [p for name, p in module.named_parameters()
+                 if p.requires_grad and name not in ignored]
         wrapped = DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None
-        )
+        ) if dense else module  # DDP refuses a module with nothing for it to reduce
         super().__init__(
             module, shard_config, train, fallback,
             rank=context.rank, world=context.world, wrapped=wrapped, **options,
         )
+        if sparse_sync.tables:
+            self.solver.steps.after_backward = sparse_sync
         self.config = config
         self.context = context
         self._rank_rng: torch.Tensor | None = None

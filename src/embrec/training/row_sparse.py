@@ -55,17 +55,24 @@ def lookups(grad: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """``(ids, values)`` of a gradient as numpy arrays, one row per lookup.
 
     A sparse gradient gives its (possibly repeated) row ids and per-lookup rows; a
-    dense one counts as one lookup of every row.
+    dense one counts as one lookup of every row. The kernels index the tables
+    without bounds checks, so a gradient whose ids and rows disagree in number,
+    or that names a row outside the table, is refused here.
     """
     if grad.is_sparse:
         ids, values = grad._indices()[0], grad._values()
     else:
         ids, values = torch.arange(len(grad)), grad
     values = values.reshape(len(values), -1)
-    return (
-        np.ascontiguousarray(ids.numpy(), dtype=np.int64),
-        np.ascontiguousarray(values.numpy(), dtype=np.float32),
-    )
+    ids_array = np.ascontiguousarray(ids.numpy(), dtype=np.int64)
+    if len(ids_array) != len(values) or len(ids_array) and not (
+        0 <= ids_array.min() and ids_array.max() < len(grad)
+    ):
+        raise ValueError(
+            f"a row-sparse gradient of a {len(grad)}-row table lists {len(ids_array)} ids "
+            f"for {len(values)} rows, or ids outside 0..{len(grad) - 1}"
+        )
+    return ids_array, np.ascontiguousarray(values.numpy(), dtype=np.float32)
 
 
 class Scratch:

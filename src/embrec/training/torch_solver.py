@@ -25,6 +25,7 @@ and predictions run in float32.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,9 @@ class TorchSteps:
             self.batches = RowBatches(train, module.orientation, config.batch_size,
                                       config.seed, rank, world, device=self.device)
         self.optimizers = make_optimizers(self.module, config, len(self.batches))
+        self.after_backward: Callable[[], None] | None = None
+        """Run between the backward pass and the step (a distributed run averages its
+        row-sparse gradients there: :mod:`embrec.training.sparse_sync`)."""
 
     def forward_precision(self) -> torch.autocast:
         """The forward pass's precision: bfloat16 autocast with ``precision="bf16"``, else off.
@@ -116,6 +120,8 @@ class TorchSteps:
         )
         self.optimizers.zero_grad()
         objective.backward()
+        if self.after_backward is not None:
+            self.after_backward()
         if self.config.grad_clip:
             nn.utils.clip_grad_norm_(self.module.parameters(), self.config.grad_clip)
         self.optimizers.step()
