@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from embrec.data.datasets import DATA_ENV, load_dataset, locate_dataset
+from embrec.data.splits import Split, make_split
 from embrec.errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -117,3 +118,9 @@ def data_dir_with(data_dir: Path) -> Callable[..., Path]:
         return data_dir
 
     return require
+
+
+@pytest.fixture(scope="module")
+def u1(data_dir: Path) -> Split:
+    """ml-100k's official fold u1: 80,000 training and 20,000 test ratings (once a module)."""
+    return make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)

@@ -6,21 +6,13 @@ import numpy as np
 import pytest
 
 from embrec.bundle import load
-from embrec.data.datasets import load_dataset
 from embrec.data.features import item_rows, user_rows
-from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.solvers import gibbs_kernels as kernels
 from embrec.solvers.gibbs import GibbsSampler
 from embrec.training.fit import fit
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

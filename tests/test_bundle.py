@@ -8,16 +8,8 @@ import numpy as np
 import pytest
 
 from embrec.bundle import FORMAT_VERSION, load
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.errors import BundleError
 from embrec.training.fit import fit
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

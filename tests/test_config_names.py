@@ -9,17 +9,10 @@ import pytest
 
 from embrec import fit, load
 from embrec.cli import main
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.evaluation.sweep import expand_aliases
 from embrec.models.registry import get_spec
 from embrec.training.fit import split_hyperparameters
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    return make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)
 
 
 @pytest.mark.realdata

@@ -10,9 +10,7 @@ import scipy.sparse as sp
 
 from embrec.bundle import TrainedModel
 from embrec.cli import main
-from embrec.data.datasets import load_dataset
 from embrec.data.ratings import Ratings
-from embrec.data.splits import make_split
 from embrec.errors import ConfigError, ModelError
 from embrec.models.ease import EASE, ease_weights, fit_ease, pick_matrix
 from embrec.models.rankers import get_ranker
@@ -36,12 +34,6 @@ def test_ease_weights_are_the_closed_form_with_a_zero_diagonal():
 def test_ease_refuses_a_non_positive_lambda():
     with pytest.raises(ConfigError, match="lambda must be positive"):
         ease_weights(sp.csr_matrix(np.eye(3)), 0.0)
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

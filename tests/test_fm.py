@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from embrec.bundle import load
-from embrec.data.datasets import load_dataset
 from embrec.data.features import item_rows, user_rows
-from embrec.data.splits import make_split, random_split
+from embrec.data.splits import random_split
 from embrec.data.synthetic import generate_ratings
 from embrec.recommend import make_fold_in
 from embrec.solvers.fullbatch import block_columns, occurrences
@@ -36,12 +35,6 @@ def test_fm_learns_synthetic_low_rank_ratings():
                 factors=8, epochs=200)
     baseline = fit(split.train, "baseline", test=split.test, verbose=False, ranker=None)
     assert model.metrics["test_rmse"] < baseline.metrics["test_rmse"] - 0.05
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

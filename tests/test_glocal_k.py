@@ -7,8 +7,6 @@ import pytest
 import torch
 
 from embrec.bundle import load
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.models.base import DataShape
 from embrec.models.glocal_k import GLocalK, local_kernel
@@ -46,12 +44,6 @@ def test_config_refuses_an_even_kernel_and_unknown_keys():
         spec.make_config({"kernel_size": 4})
     with pytest.raises(ConfigError, match="lambda"):
         spec.make_config({"lambda_3": 1.0})
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

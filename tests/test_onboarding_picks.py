@@ -12,8 +12,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.models.ease import fit_ease
 from embrec.ranking_protocol import evaluate_ranking
 from embrec.recommend import COLD_START, onboarding_items, recommend_for_ratings
@@ -22,11 +20,6 @@ from embrec.training.fit import fit
 
 pytestmark = pytest.mark.realdata
 WIDELY_RATED = 100
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    return make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

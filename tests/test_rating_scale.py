@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 
 from embrec.bundle import load
-from embrec.data.datasets import load_dataset
 from embrec.data.ratings import Ratings
 from embrec.data.scale import RatingScale
-from embrec.data.splits import make_split
 from embrec.data.transform import RatingTransform
 from embrec.models.registry import MODELS
 from embrec.recommend.foldin import make_fold_in
@@ -48,12 +46,6 @@ def mapped(ratings: Ratings, factor: float, offset: float) -> Ratings:
         scale=RatingScale(scale.low * factor + offset, scale.high * factor + offset,
                           None if scale.step is None else scale.step * factor),
     )
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 def model_cases() -> list:

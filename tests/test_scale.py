@@ -7,8 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.training.fit import fit
 from embrec.training.row_kernels import row_adagrad_step
 from embrec.training.row_sparse import LazyAdam, RowWiseAdagrad, Scratch
@@ -115,12 +113,6 @@ def test_row_adagrad_keeps_one_accumulator_per_row():
     torch.testing.assert_close(accumulator[2], grad.pow(2).mean())
     expected = before[2] - 0.5 * grad / (grad.pow(2).mean().sqrt() + 1e-8)
     torch.testing.assert_close(table.weight[2].detach(), expected)
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 def test_lazy_adam_trains_mf_bias_as_well_as_dense_adamw_on_u1(u1):

@@ -10,17 +10,9 @@ import pytest
 import torch
 
 import embrec
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.training.fit import fit
 from embrec.training.torch_solver import resolve_device
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 def test_weight_decay_with_the_default_sgd_solver_is_an_error_naming_who_uses_it(u1):

@@ -13,8 +13,6 @@ import pytest
 
 from embrec.bundle import load
 from embrec.cli import main
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.serving.retrain import add_stored_ratings
 from embrec.serving.store import (
     SCHEMA_VERSION,
@@ -148,11 +146,6 @@ def test_threads_and_a_second_connection_writing_at_once_lose_nothing(tmp_path):
 
 
 # -- folding the store into training ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    return make_split(load_dataset("ml-100k", data_dir=data_dir), "u1", data_dir=data_dir)
 
 
 def stored(user, item, rating):

@@ -11,15 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.training.fit import fit
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 def interrupt_after(epoch: int):

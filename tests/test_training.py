@@ -7,17 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.errors import ConfigError, TrainingDiverged
 from embrec.training.fit import fit
 from embrec.training.lr_find import lr_find
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    ratings = load_dataset("ml-100k", data_dir=data_dir)
-    return make_split(ratings, "u1", data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")

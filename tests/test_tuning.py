@@ -10,8 +10,6 @@ import pytest
 from embrec.bundle import TrainedModel
 from embrec.cli import main
 from embrec.cli.optional_values import with_implied_values
-from embrec.data.datasets import load_dataset
-from embrec.data.splits import make_split
 from embrec.errors import ConfigError
 from embrec.training.fit import fit
 from embrec.tuning.budget import DEFAULT_BUDGET, Budget, parse_budget
@@ -54,11 +52,6 @@ def test_given_hyperparameters_are_not_searched():
         search_space("nonesuch", "torch")
     with pytest.raises(ConfigError, match="drop --tune"):
         search_space("baseline", "als", fixed={"reg_user": 1.0, "reg_item": 2.0})
-
-
-@pytest.fixture(scope="module")
-def u1(data_dir):
-    return make_split(load_dataset("ml-100k", data_dir), "u1", data_dir=data_dir)
 
 
 def _pairs(ratings) -> set[tuple[int, int]]:
