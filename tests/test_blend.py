@@ -48,13 +48,14 @@ def test_ridge_weights_recover_an_exact_blend_and_leave_the_intercept_unpenalise
     assert shrunk[0] == pytest.approx(ratings.mean(), abs=1e-6)
 
 
-def test_the_default_members_are_the_bayes_preset_and_item_and_user_autorec():
+def test_the_default_members_are_the_bayes_preset_item_and_user_autorec_and_the_fm():
     bayes = get_preset("bayes")
     first = DEFAULT_MEMBERS[0]
     assert (first.model, first.solver) == (bayes.model, bayes.solver)
     assert first.hyperparameters == {**bayes.hyperparameters, "epochs": 800, "burn_in": 200}
-    assert [m.model for m in DEFAULT_MEMBERS] == ["bfm", "autorec", "autorec"]
+    assert [m.model for m in DEFAULT_MEMBERS] == ["bfm", "autorec", "autorec", "fm"]
     assert DEFAULT_MEMBERS[2].hyperparameters == {"orientation": "user"}
+    assert DEFAULT_MEMBERS[3].hyperparameters == {}
     assert BlendConfig().alpha == 1.0 and BlendConfig().carve_fraction == 0.1
 
 
