@@ -66,7 +66,7 @@ from embrec.training.history import EpochRecord, EpochTable, History
 from embrec.training.loop import Trainer
 from embrec.training.optim import SPARSE_OPTIMIZERS
 from embrec.training.solver import shape_of
-from embrec.training.sparse_sync import RowSparseSync
+from embrec.training.sparse_sync import RowSparseSync, gathered
 
 T = TypeVar("T")
 
@@ -304,12 +304,9 @@ class DistributedTrainer(Trainer):
         module = module.to(device)  # DDP wraps a module already on its rank's device
         sparse_sync = RowSparseSync(module, context.world)
         sparse_sync.broadcast()
-        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
-            module, sparse_sync.ignored_names()
-        )
-        ignored = set(sparse_sync.ignored_names())
-        dense = [p for name, p in module.named_parameters()
-                 if p.requires_grad and name not in ignored]
+        ignored = sparse_sync.ignored_names()
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(module, ignored)
+        dense = any(p.requires_grad for name, p in module.named_parameters() if name not in ignored)
         wrapped = DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None
         ) if dense else module  # DDP refuses a module with nothing for it to reduce
@@ -330,16 +327,12 @@ class DistributedTrainer(Trainer):
         dist.all_reduce(loss)
         record.train_loss = float(loss.item()) / self.context.world
         record.ratings_per_second *= self.context.world
-        self._rank_rng = self._gathered(torch.get_rng_state())
+        world = self.context.world
+        self._rank_rng = torch.stack(gathered(torch.get_rng_state(), world))
         if self.solver.device.type == "cuda":  # dropout on a GPU draws from its own generator
-            self._rank_cuda_rng = self._gathered(torch.cuda.get_rng_state(self.solver.device))
+            cuda_state = torch.cuda.get_rng_state(self.solver.device)
+            self._rank_cuda_rng = torch.stack(gathered(cuda_state, world))
         return record
-
-    def _gathered(self, state: torch.Tensor) -> torch.Tensor:
-        """Every rank's ``state`` (a CPU tensor), stacked in rank order."""
-        states = [torch.empty_like(state) for _ in range(self.context.world)]
-        dist.all_gather(states, state)
-        return torch.stack(states)
 
     def _should_stop(self, record: EpochRecord) -> bool:
         decision = torch.tensor([int(super()._should_stop(record))])

@@ -32,14 +32,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from embrec.training.optim import sparse_parameters
+
 
 def sparse_tables(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """``(name, weight)`` of every embedding table built with ``sparse=True``, in module order."""
-    return [
-        (f"{name}.weight" if name else "weight", table.weight)
-        for name, table in module.named_modules()
-        if isinstance(table, nn.Embedding) and table.sparse
-    ]
+    sparse = sparse_parameters(module)
+    return [(name, weight) for name, weight in module.named_parameters() if id(weight) in sparse]
 
 
 def gathered(tensor: torch.Tensor, world: int) -> list[torch.Tensor]:
